@@ -1,0 +1,40 @@
+# Two commands do all the set-up: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.kcnn-installed
+# The torch backend is tested too; `make test TORCH=` skips installing it.
+TORCH ?= torch==2.13.0
+DATASET_DIR := /usr/share/datasets/fashion-mnist
+
+.PHONY: demo test install data clean
+
+install: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e ".[test]"
+	@if [ -n "$(TORCH)" ]; then \
+	  $(PY) -m pip install -q --only-binary=:all: "$(TORCH)" \
+	  || echo "kcnn: could not install $(TORCH); torch-backend tests will be skipped"; fi
+	touch $(STAMP)
+
+# Real Fashion-MNIST offline: Debian's dataset-fashion-mnist package (the four original IDX files).
+# Without root or sudo the loader falls back to tensorflow-datasets' download.
+data:
+	@if [ -d $(DATASET_DIR) ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "kcnn: no root or sudo; Fashion-MNIST will come from tensorflow-datasets (needs a network)"; exit 0; fi; \
+	$$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 \
+	|| { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null; } \
+	|| echo "kcnn: apt-get could not install dataset-fashion-mnist; the loader will fall back to tensorflow-datasets"
+
+demo: install data
+	$(PY) -m experiments.demo
+
+test: install data
+	$(PY) -m pytest -q
+	KERAS_BACKEND=torch $(PY) -m pytest -q -m "not tf_only" tests/layers tests/blocks tests/models
+
+clean:
+	rm -rf $(VENV) runs build *.egg-info

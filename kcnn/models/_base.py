@@ -1,0 +1,202 @@
+"""The keras.applications-style scaffold shared by every classifier builder.
+
+A family builder describes only its body (``features``) and, where it differs from
+global-average-pool + dense, its ``top``; ``build_classifier`` does the rest the way
+keras.applications does: argument checks, input resolution, pooling, the classifier,
+and weights. Only ``keras`` is used here, so every network builds under any backend.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+import keras
+from keras import layers
+
+__all__ = ["build_classifier", "check_weights_argument", "resolve_input_shape", "load_weights_file", "dense_top"]
+
+POOLINGS = (None, "avg", "max")
+
+
+def check_weights_argument(weights, include_top: bool, classes: int, classifier_activation, imagenet: bool):
+    """keras.applications' checks of ``weights``, ``classes`` and ``classifier_activation``."""
+    if not (weights in (None, "imagenet") or (isinstance(weights, (str, os.PathLike)) and os.path.exists(weights))):
+        raise ValueError(
+            "The `weights` argument should be either `None` (random initialization), 'imagenet' "
+            "(pre-training on ImageNet), or the path to the weights file to be loaded.  "
+            f"Received: weights={weights}"
+        )
+    if weights == "imagenet" and not imagenet:
+        raise ValueError(
+            "weights='imagenet' is not available for this network (keras.applications ships no "
+            "ImageNet weights for it); use weights=None or a path to a .weights.h5 file"
+        )
+    if weights == "imagenet" and include_top and classes != 1000:
+        raise ValueError(
+            "If using `weights='imagenet'` with `include_top=True`, `classes` should be 1000.  "
+            f"Received classes={classes}"
+        )
+    if weights is not None and include_top:
+        act = keras.activations.get(classifier_activation)
+        if act not in (keras.activations.get("softmax"), keras.activations.get(None)):
+            raise ValueError(
+                "Only `None` and `softmax` activations are allowed for the `classifier_activation` "
+                "argument when using pretrained weights, with `include_top=True`; Received: "
+                f"classifier_activation={classifier_activation}"
+            )
+    if not isinstance(classes, int) or classes < 1:
+        raise ValueError(f"`classes` must be a positive integer; Received: classes={classes!r}")
+
+
+def resolve_input_shape(
+    input_shape, *, default_shape: tuple, min_size: int, fixed_size: bool, weights=None, name: str = "model"
+) -> tuple:
+    """Validate ``input_shape`` (channels_last) and fill in the default.
+
+    ``fixed_size`` is true for networks whose classifier flattens a feature map (VGG,
+    AlexNet, LeNet): their include_top model needs a static height and width.
+    """
+    if keras.config.image_data_format() != "channels_last":
+        raise ValueError("kcnn builds channels_last models only; set keras.config.set_image_data_format('channels_last')")
+    if input_shape is None:
+        if fixed_size or weights == "imagenet":
+            return tuple(default_shape)
+        return (None, None, default_shape[-1])
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(f"`input_shape` must be a tuple of three integers (height, width, channels); Received: input_shape={input_shape}")
+    if weights == "imagenet" and input_shape[-1] != 3:
+        raise ValueError(f"The input must have 3 channels; Received `input_shape={input_shape}`")
+    if weights == "imagenet" and fixed_size and input_shape != tuple(default_shape):
+        raise ValueError(
+            "When setting `include_top=True` and loading `imagenet` weights, "
+            f"`input_shape` should be {tuple(default_shape)}.  Received: input_shape={input_shape}"
+        )
+    for side in input_shape[:2]:
+        if side is not None and side < min_size:
+            raise ValueError(
+                f"{name}: input size must be at least {min_size}x{min_size} for its downsampling; "
+                f"Received: input_shape={input_shape}"
+            )
+    if fixed_size and None in input_shape[:2]:
+        raise ValueError(
+            f"If `include_top` is True, {name} needs a static `input_shape`. Received: input_shape={input_shape}"
+        )
+    return input_shape
+
+
+def dense_top(x, *, classes: int, classifier_activation, dropout: float = 0.0, pooling: str = "avg"):
+    """Global pooling, optional dropout and the ``predictions`` dense layer (computed in float32)."""
+    x = _global_pool(x, pooling)
+    if dropout:
+        x = layers.Dropout(dropout, name="top_dropout")(x)
+    return predictions(x, classes=classes, classifier_activation=classifier_activation)
+
+
+def predictions(x, *, classes: int, classifier_activation, **dense_kwargs):
+    """The final dense layer, named ``predictions`` and kept in float32 under mixed precision."""
+    return layers.Dense(classes, activation=classifier_activation, dtype="float32", name="predictions", **dense_kwargs)(x)
+
+
+def _global_pool(x, pooling):
+    if pooling == "avg":
+        return layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x
+
+
+def build_classifier(
+    *,
+    name: str,
+    features: Callable,
+    include_top: bool,
+    weights,
+    input_tensor,
+    input_shape,
+    pooling,
+    classes: int,
+    classifier_activation,
+    default_shape: tuple,
+    min_size: int,
+    top: Callable | None = None,
+    fixed_size: bool = False,
+    imagenet: Callable | None = None,
+) -> keras.Model:
+    """Assemble a classifier the keras.applications way.
+
+    ``features(x) -> x`` is the body; ``top(x, classes=, classifier_activation=) -> x``
+    the classifier when include_top (default: global average pool + ``predictions``).
+    ``fixed_size`` marks a flattening top. ``imagenet(model, include_top)`` loads ImageNet
+    weights (None: none exist).
+    """
+    check_weights_argument(weights, include_top, classes, classifier_activation, imagenet is not None)
+    if pooling not in POOLINGS:
+        raise ValueError(f"`pooling` must be one of None, 'avg', 'max'; Received: pooling={pooling!r}")
+    input_shape = resolve_input_shape(
+        input_shape,
+        default_shape=default_shape,
+        min_size=min_size,
+        fixed_size=fixed_size and include_top,
+        weights=weights,
+        name=name,
+    )
+    if input_tensor is None:
+        img_input = layers.Input(shape=input_shape, name="input")
+        inputs = img_input
+    elif keras.backend.is_keras_tensor(input_tensor):
+        img_input = input_tensor
+        inputs = keras.utils.get_source_inputs(input_tensor)
+    else:
+        img_input = layers.Input(tensor=input_tensor, shape=input_shape, name="input")
+        inputs = img_input
+
+    x = features(img_input)
+    if include_top:
+        x = (top or dense_top)(x, classes=classes, classifier_activation=classifier_activation)
+    else:
+        x = _global_pool(x, pooling)
+    model = keras.Model(inputs, x, name=name)
+
+    if weights == "imagenet":
+        imagenet(model, include_top)
+    elif weights is not None:
+        load_weights_file(model, weights)
+    return model
+
+
+def load_weights_file(model: keras.Model, path) -> None:
+    """Load a ``.weights.h5`` file; an architecture mismatch names the first layer that differs."""
+    path = os.fspath(path)
+    if not path.endswith(".weights.h5"):
+        raise ValueError(f"weights file {path}: expected a Keras '.weights.h5' file")
+    try:
+        model.load_weights(path)
+    except Exception as err:  # noqa: BLE001 - re-raised with the layer that differs
+        raise ValueError(f"weights file {path} does not fit model {model.name!r}: {_first_mismatch(model, path) or err}") from err
+
+
+def _first_mismatch(model: keras.Model, path: str) -> str | None:
+    """Compare the model's weighted layers with the file's, in order; describe the first difference."""
+    import h5py  # a Keras dependency
+
+    with h5py.File(path, "r") as f:
+        stored = []
+        if "layers" in f:
+            for layer_name in f["layers"]:
+                group = f["layers"][layer_name]
+                shapes = []
+                group.visititems(lambda k, v: shapes.append(tuple(v.shape)) if isinstance(v, h5py.Dataset) else None)
+                stored.append((layer_name, shapes))
+    stored_map = dict(stored)
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        want = sorted(tuple(w.shape) for w in layer.weights)
+        have = stored_map.get(layer.name)
+        if have is None:
+            return f"first mismatching layer {layer.name!r}: not in the file"
+        if sorted(have) != want:
+            return f"first mismatching layer {layer.name!r}: model has weights {want}, file has {sorted(have)}"
+    return None
