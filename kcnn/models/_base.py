@@ -122,14 +122,14 @@ def build_classifier(
     min_size: int,
     top: Callable | None = None,
     fixed_size: bool = False,
-    imagenet: Callable | None = None,
+    imagenet=None,
 ) -> keras.Model:
     """Assemble a classifier the keras.applications way.
 
     ``features(x) -> x`` is the body; ``top(x, classes=, classifier_activation=) -> x``
     the classifier when include_top (default: global average pool + ``predictions``).
-    ``fixed_size`` marks a flattening top. ``imagenet(model, include_top)`` loads ImageNet
-    weights (None: none exist).
+    ``fixed_size`` marks a flattening top. ``imagenet`` is the family's
+    :class:`kcnn.models.imagenet.ImagenetSource` (None: no ImageNet weights exist).
     """
     check_weights_argument(weights, include_top, classes, classifier_activation, imagenet is not None)
     if pooling not in POOLINGS:
@@ -160,7 +160,7 @@ def build_classifier(
     model = keras.Model(inputs, x, name=name)
 
     if weights == "imagenet":
-        imagenet(model, include_top)
+        imagenet.load(model, include_top)
     elif weights is not None:
         load_weights_file(model, weights)
     return model

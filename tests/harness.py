@@ -1,0 +1,76 @@
+"""Checks every registered network must pass; tests/models/test_zoo.py runs them over list_models()."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+import kcnn
+
+
+def count_params(model: keras.Model, convention: str) -> int:
+    if convention == "trainable":
+        return int(sum(math.prod(w.shape) for w in model.trainable_weights))
+    return int(model.count_params())
+
+
+def assert_published_params(name: str) -> None:
+    info = kcnn.model_info(name)
+    assert info.params is not None, f"{name}: no published parameter count registered"
+    got = count_params(kcnn.create_model(name), info.params_convention)
+    if info.params_tolerance:
+        assert abs(got - info.params) <= info.params_tolerance * info.params, (
+            f"{name}: {got:,} {info.params_convention} params, published {info.params:,} "
+            f"(+-{info.params_tolerance:.0%}, {info.params_source})")
+    else:
+        assert got == info.params, f"{name}: {got:,} {info.params_convention} params, published {info.params:,} ({info.params_source})"
+
+
+def small_shape(name: str) -> tuple:
+    info = kcnn.model_info(name)
+    return info.small_input or info.input_shape
+
+
+def sample_batch(shape: tuple, batch: int = 2, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1, 1, size=(batch, *shape)).astype("float32")
+
+
+def assert_forward_gradients_and_round_trip(name: str, tmp_path, classes: int = 5) -> None:
+    """Forward shape and finiteness; one SGD step changes every trainable weight; .keras round trip."""
+    shape = small_shape(name)
+    model = kcnn.create_model(name, input_shape=shape, classes=classes)
+    x = sample_batch(shape)
+    y = keras.ops.convert_to_numpy(model(x, training=False))
+    assert y.shape == (2, classes), f"{name}: output shape {y.shape}"
+    assert np.all(np.isfinite(y)), f"{name}: non-finite outputs"
+
+    before = [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    loss = model.train_on_batch(x, np.array([0, 1]))
+    assert np.isfinite(loss), f"{name}: non-finite training loss"
+    still = [w.path for w, b in zip(model.trainable_weights, before) if np.array_equal(keras.ops.convert_to_numpy(w), b)]
+    assert not still, f"{name}: no gradient reached {still[:5]}"
+
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(restored(x, training=False)),
+        keras.ops.convert_to_numpy(model(x, training=False)),
+        rtol=1e-5, atol=1e-6, err_msg=f"{name}: .keras round trip changed the outputs",
+    )
+
+
+def assert_mixed_bfloat16_outputs_float32(name: str, classes: int = 5) -> None:
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        shape = small_shape(name)
+        model = kcnn.create_model(name, input_shape=shape, classes=classes)
+        y = model(sample_batch(shape), training=False)
+        assert keras.backend.standardize_dtype(y.dtype) == "float32", f"{name}: outputs {y.dtype} under mixed_bfloat16"
+        assert all(w.dtype == "float32" for w in model.weights), f"{name}: variables not float32"
+        assert np.all(np.isfinite(keras.ops.convert_to_numpy(y)))
+    finally:
+        keras.config.set_dtype_policy("float32")
