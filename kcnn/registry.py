@@ -120,6 +120,7 @@ def list_models(family: str | None = None, tag: str | None = None) -> list[str]:
     )
 
 
-def create_model(name: str, **kwargs):
-    """Build the model registered under ``name`` with the builder's keyword arguments."""
-    return get_model(name)(**kwargs)
+def create_model(model_name: str, /, **kwargs):
+    """Build the model registered under ``model_name`` with the builder's keyword arguments
+    (including ``name``, the Keras model name)."""
+    return get_model(model_name)(**kwargs)

@@ -134,6 +134,8 @@ def build_classifier(
     check_weights_argument(weights, include_top, classes, classifier_activation, imagenet is not None)
     if pooling not in POOLINGS:
         raise ValueError(f"`pooling` must be one of None, 'avg', 'max'; Received: pooling={pooling!r}")
+    if input_tensor is not None and input_shape is None:
+        input_shape = tuple(input_tensor.shape[1:])
     input_shape = resolve_input_shape(
         input_shape,
         default_shape=default_shape,
@@ -147,7 +149,8 @@ def build_classifier(
         inputs = img_input
     elif keras.backend.is_keras_tensor(input_tensor):
         img_input = input_tensor
-        inputs = keras.utils.get_source_inputs(input_tensor)
+        sources = keras.utils.get_source_inputs(input_tensor)
+        inputs = sources[0] if len(sources) == 1 else sources
     else:
         img_input = layers.Input(tensor=input_tensor, shape=input_shape, name="input")
         inputs = img_input

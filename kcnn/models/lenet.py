@@ -25,6 +25,11 @@ def _pad_to_32(x, name: str):
                      f"Received: input_shape={tuple(x.shape[1:])}")
 
 
+def _static(input_shape, input_tensor):
+    """LeNet is defined on fixed 28x28 / 32x32 fields, with or without its top."""
+    return input_shape if input_shape is not None or input_tensor is not None else (28, 28, 1)
+
+
 @register_model(
     "lenet5", family="lenet", paper=_PAPER, input_shape=(28, 28, 1),
     params=60_850, params_source="paper §II.B: 60,000 trainable up to F6, plus an 84x10 softmax output (850)",
@@ -70,7 +75,7 @@ def lenet5(
 
     return build_classifier(
         name=name, features=features, top=top, fixed_size=True, include_top=include_top, weights=weights,
-        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling, classes=classes,
+        input_tensor=input_tensor, input_shape=_static(input_shape, input_tensor), pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, default_shape=(28, 28, 1), min_size=28,
     )  # fmt: skip
 
@@ -114,6 +119,6 @@ def lenet5_modern(
 
     return build_classifier(
         name=name, features=features, top=top, fixed_size=True, include_top=include_top, weights=weights,
-        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling, classes=classes,
+        input_tensor=input_tensor, input_shape=_static(input_shape, input_tensor), pooling=pooling, classes=classes,
         classifier_activation=classifier_activation, default_shape=(28, 28, 1), min_size=28,
     )  # fmt: skip

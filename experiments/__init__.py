@@ -1,0 +1,1 @@
+"""Command-line runners over the kcnn library: train, evaluate, export, predict."""

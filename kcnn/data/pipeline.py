@@ -1,0 +1,89 @@
+"""The tf.data input pipeline: cache, seeded shuffle, parallel map, batch, augment, prefetch.
+
+Examples come in as ``(uint8 HxWxC image, int64 label)`` from :func:`kcnn.data.load` and
+leave as batches of ``(float32 images in 0..255, int64 labels)``; normalization is a
+layer stored in the model (kcnn.data.normalization), or applied here via ``normalizer``
+for users who want normalized tensors out of the pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import tensorflow as tf
+
+from kcnn.data.augment import build_augmentation
+
+__all__ = ["make_pipeline", "RESIZE_MODES", "epoch_seed"]
+
+RESIZE_MODES = ("pad", "bilinear", "nearest")
+
+
+def epoch_seed(seed: int | None, epoch: int) -> int | None:
+    """The seed of epoch ``epoch``'s shuffle and augmentation: a pure function of (seed, epoch),
+    so a run resumed at an epoch boundary sees exactly the data an uninterrupted run would."""
+    return None if seed is None else (seed * 1_000_003 + epoch) % (2**31 - 1)
+
+
+def _prepare(image_size, resize: str, channels: int | None) -> Callable:
+    def prepare(image, label):
+        image = tf.cast(image, tf.float32)
+        if channels is not None and image.shape[-1] != channels:
+            if image.shape[-1] == 1:
+                image = tf.repeat(image, channels, axis=-1)
+            elif channels == 1:
+                image = tf.reduce_mean(image, axis=-1, keepdims=True)
+            else:
+                raise ValueError(f"cannot convert {image.shape[-1]}-channel images to {channels} channels")
+        if image_size is not None and tuple(image.shape[-3:-1]) != tuple(image_size):
+            if resize == "pad":
+                image = tf.image.resize_with_crop_or_pad(image, *image_size)
+            else:
+                image = tf.image.resize(image, image_size, method=resize)
+        return image, label
+
+    return prepare
+
+
+def make_pipeline(
+    ds: tf.data.Dataset,
+    *,
+    batch_size: int,
+    training: bool = False,
+    seed: int | None = None,
+    epoch: int = 0,
+    shuffle_buffer: int = 60_000,
+    cache: bool = True,
+    image_size: Sequence[int] | None = None,
+    resize: str = "pad",
+    channels: int | None = None,
+    augment: Sequence[str] = (),
+    normalizer: Callable | None = None,
+    drop_remainder: bool = False,
+    repeat: bool = False,
+) -> tf.data.Dataset:
+    """Batches for training (shuffled, augmented) or evaluation (in order, untouched).
+
+    ``image_size``/``resize`` fit images to a model ("pad" centres them with zeros or
+    crops, the others resample); ``channels`` converts gray <-> RGB. ``augment`` names
+    batch augmentations (see kcnn.data.augment), applied only when ``training``.
+    Shuffle order and augmentation are a pure function of ``(seed, epoch)``.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive; got {batch_size}")
+    if resize not in RESIZE_MODES:
+        raise ValueError(f"resize must be one of {', '.join(RESIZE_MODES)}; got {resize!r}")
+    if cache:
+        ds = ds.cache()
+    seed = epoch_seed(seed, epoch)
+    if training:
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=seed is None)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.map(_prepare(image_size, resize, channels), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE)
+    if training and augment:
+        ds = ds.map(build_augmentation(augment, seed=seed), num_parallel_calls=tf.data.AUTOTUNE)
+    if normalizer is not None:
+        ds = ds.map(lambda x, y: (normalizer(x), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
