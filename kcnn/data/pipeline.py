@@ -35,7 +35,7 @@ def _prepare(image_size, resize: str, channels: int | None) -> Callable:
                 image = tf.reduce_mean(image, axis=-1, keepdims=True)
             else:
                 raise ValueError(f"cannot convert {image.shape[-1]}-channel images to {channels} channels")
-        if image_size is not None and tuple(image.shape[-3:-1]) != tuple(image_size):
+        if image_size is not None and tuple(image.shape[-3:-1]) != tuple(image_size):  # works on batches too
             if resize == "pad":
                 image = tf.image.resize_with_crop_or_pad(image, *image_size)
             else:
@@ -80,10 +80,18 @@ def make_pipeline(
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=seed is None)
     if repeat:
         ds = ds.repeat()
-    ds = ds.map(_prepare(image_size, resize, channels), num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE)
-    if training and augment:
-        ds = ds.map(build_augmentation(augment, seed=seed), num_parallel_calls=tf.data.AUTOTUNE)
-    if normalizer is not None:
-        ds = ds.map(lambda x, y: (normalizer(x), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder).enumerate()
+    # One vectorised map per batch: per-example maps cost more than the work they do.
+    prepare = _prepare(image_size, resize, channels)
+    augmentation = build_augmentation(augment, seed=seed) if training and augment else None
+
+    @tf.autograph.experimental.do_not_convert
+    def batch_map(index, batch):
+        x, y = prepare(*batch)
+        if augmentation is not None:
+            x, y = augmentation(x, y, index)
+        if normalizer is not None:
+            x = normalizer(x)
+        return x, y
+
+    return ds.map(batch_map, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -17,6 +17,7 @@ Splits take tfds' slicing syntax for a contiguous part: ``train[:90%]``, ``train
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 import os
 import re
@@ -265,9 +266,12 @@ def describe(name: str, split: str = "train", *, data_dir: str | None = None, **
 
     try:
         builder = tfds.builder(name, data_dir=data_dir)
-    except Exception as err:  # noqa: BLE001 - tfds raises several types for unknown names
-        known = ", ".join(["synthetic", "folder", *IDX_DATASETS])
-        raise ValueError(f"unknown dataset {name!r}: not one of {known} nor a tensorflow-datasets name ({err})") from None
+    except Exception:  # noqa: BLE001 - tfds raises several types for unknown names
+        local = ["synthetic", "folder", *IDX_DATASETS]
+        close = difflib.get_close_matches(name, local + list(tfds.list_builders()), n=4, cutoff=0.6)
+        hint = f"; closest: {', '.join(close)}" if close else ""
+        raise ValueError(f"unknown dataset {name!r}: not one of {', '.join(local)} nor a tensorflow-datasets "
+                         f"name{hint}") from None
     keys = builder.info.supervised_keys
     if not keys:
         raise ValueError(f"dataset {name!r}: tensorflow-datasets defines no (image, label) supervised keys for it")

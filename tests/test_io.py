@@ -1,0 +1,45 @@
+import os
+
+import pytest
+
+from kcnn.io import atomic_dir, atomic_file, atomic_write_json
+
+
+def test_atomic_file_replaces_only_on_success(tmp_path):
+    target = tmp_path / "a.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_file(target) as tmp:
+            open(tmp, "w").write("half")
+            raise RuntimeError("crash")
+    assert target.read_text() == "old" and os.listdir(tmp_path) == ["a.txt"]
+    with atomic_file(target) as tmp:
+        open(tmp, "w").write("new")
+    assert target.read_text() == "new"
+
+
+def test_atomic_dir_refuses_existing_without_overwrite(tmp_path):
+    target = tmp_path / "d"
+    with atomic_dir(target) as tmp:
+        open(os.path.join(tmp, "f"), "w").write("1")
+    with pytest.raises(FileExistsError):
+        with atomic_dir(target):
+            pytest.fail("must refuse before yielding")
+    with atomic_dir(target, overwrite=True) as tmp:
+        open(os.path.join(tmp, "g"), "w").write("2")
+    assert os.listdir(target) == ["g"] and os.listdir(tmp_path) == ["d"]
+
+
+def test_atomic_dir_leaves_nothing_on_failure(tmp_path):
+    with pytest.raises(ValueError):
+        with atomic_dir(tmp_path / "d") as tmp:
+            open(os.path.join(tmp, "f"), "w").write("1")
+            raise ValueError("boom")
+    assert os.listdir(tmp_path) == []
+
+
+def test_atomic_write_json_handles_numpy(tmp_path):
+    import numpy as np
+
+    atomic_write_json(tmp_path / "x.json", {"a": np.float32(1.5), "b": np.arange(2)})
+    assert (tmp_path / "x.json").read_text().replace(" ", "").replace("\n", "") == '{"a":1.5,"b":[0,1]}'

@@ -1,0 +1,110 @@
+"""A short real run on a Fashion-MNIST subset: train, evaluate, plot, save, export with parity."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from kcnn.training import ConfigError, ExperimentConfig, plan, train
+from kcnn.training import trainer as trainer_module
+
+pytestmark = pytest.mark.tf_only
+
+
+def small_config(model_dir, **train) -> ExperimentConfig:
+    config = ExperimentConfig.from_dict({
+        "model": {"name": "lenet5_modern"},
+        "data": {"dataset": "fashion_mnist", "train_split": "train[:3000]", "test_split": "test[:1000]",
+                 "validation": "0.1", "normalization": "mean"},
+        "train": {"epochs": 2, "batch_size": 64, "learning_rate": 0.002, "seed": 1, **train},
+        "export": {"formats": ["savedmodel", "tflite"]},
+        "model_dir": str(model_dir),
+    })  # fmt: skip
+    return config
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, fashion_mnist_dir):
+    model_dir = tmp_path_factory.mktemp("runs") / "lenet"
+    config = small_config(model_dir)
+    return config, train(config, verbose=0)
+
+
+def test_the_run_learns(finished_run):
+    _, results = finished_run
+    assert results["test_examples"] == 1000
+    assert results["test_accuracy"] > 0.65  # 10 classes: chance is 0.1
+
+
+def test_the_run_writes_every_artifact(finished_run):
+    config, results = finished_run
+    root = config.model_dir
+    for name in ("config.json", "history.json", "history.csv", "learning_curves.png", "confusion_matrix.png",
+                 "model.keras", "results.json", "export/savedmodel/saved_model.pb", "export/model.tflite",
+                 "export/labels.txt", "export/export.json"):  # fmt: skip
+        assert os.path.isfile(os.path.join(root, name)), name
+    with open(os.path.join(root, "config.json")) as f:
+        assert json.load(f) == config.to_dict()
+    with open(os.path.join(root, "history.json")) as f:
+        history = json.load(f)
+    assert history["epoch"] == [1, 2] and len(history["val_accuracy"]) == 2
+    assert open(os.path.join(root, "history.csv")).readline().startswith("epoch,")
+    assert not [n for n in os.listdir(root) if n.startswith(".")], "temporary files left behind"
+
+
+def test_exports_match_the_keras_model(finished_run):
+    _, results = finished_run
+    assert results["exports"]["savedmodel"]["max_abs_diff"] <= 1e-5
+    assert results["exports"]["tflite"]["max_abs_diff"] <= 1e-4
+    assert results["exports"]["tflite"]["top1_agreement"] == 1.0
+
+
+def test_the_saved_model_holds_the_training_mean(finished_run):
+    config, _ = finished_run
+    model = keras.saving.load_model(os.path.join(config.model_dir, "model.keras"))
+    norm = model.get_layer("normalization")
+    mean = np.asarray(norm.mean).ravel()[0]
+    assert 60 < mean < 85  # Fashion-MNIST's training mean is about 72.9 (on 0..255)
+
+
+def test_rerunning_a_finished_run_returns_its_results(finished_run, monkeypatch):
+    config, results = finished_run
+    monkeypatch.setattr(trainer_module, "_split_datasets", lambda *a: pytest.fail("trained again"))
+    again = train(config, verbose=0)
+    assert again["already_complete"] and again["test_accuracy"] == results["test_accuracy"]
+
+
+def test_a_different_config_in_the_same_model_dir_is_refused(finished_run):
+    config, _ = finished_run
+    other = small_config(config.model_dir, epochs=3)
+    with pytest.raises(ConfigError, match="different config"):
+        train(other, verbose=0)
+
+
+def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, monkeypatch, fashion_mnist_dir):
+    config = small_config(tmp_path / "crash", epochs=2)
+    config.export.formats = []
+    save = trainer_module._save_checkpoint
+
+    def save_then_crash(files, model, state):
+        save(files, model, state)
+        raise KeyboardInterrupt("simulated crash after epoch 1")
+
+    monkeypatch.setattr(trainer_module, "_save_checkpoint", save_then_crash)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, verbose=0)
+    monkeypatch.setattr(trainer_module, "_save_checkpoint", save)
+    results = train(config, verbose=0)
+    with open(tmp_path / "crash" / "history.json") as f:
+        assert json.load(f)["epoch"] == [1, 2]
+    assert results["test_accuracy"] > 0.5
+
+
+def test_plan_derives_the_input_shape(fashion_mnist_dir):
+    config = small_config("unused")
+    config.data.image_size = [32, 32]
+    config.data.channels = 3
+    p = plan(config)
+    assert p.image_shape == (32, 32, 3) and p.validation == 0.1 and p.dataset.num_classes == 10

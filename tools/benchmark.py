@@ -1,0 +1,145 @@
+"""Throughput benchmarks (figures go to README.md / experiments/RESULTS.md, never into tests).
+
+  # kcnn's input pipeline vs the same model fed from pre-batched in-memory tensors
+  python tools/benchmark.py --model=lenet5_modern --dataset=fashion_mnist
+
+  # training and inference images/s of any registered model on synthetic data
+  python tools/benchmark.py --model=resnet20 --batch_size=128 --precision=float32
+  KERAS_BACKEND=torch python tools/benchmark.py --model=resnet50 --batch_size=32
+
+Training throughput is measured with ``model.fit`` over a fixed number of steps after
+a warm-up run that traces and compiles; each figure is the median of ``--repeats``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+flags.DEFINE_string("model", "lenet5_modern", "registered model name")
+flags.DEFINE_string("dataset", "synthetic", "synthetic, or a dataset for the pipeline-vs-memory comparison")
+flags.DEFINE_integer("batch_size", 128, "batch size")
+flags.DEFINE_integer("steps", 200, "timed steps per repeat")
+flags.DEFINE_integer("repeats", 3, "repeats; the median is reported")
+flags.DEFINE_string("precision", "float32", "float32 | mixed_float16 | mixed_bfloat16")
+flags.DEFINE_list("image_size", None, "HEIGHT,WIDTH for synthetic data (default: the model's)")
+FLAGS = flags.FLAGS
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import keras
+
+    return f"{os.cpu_count()} cores, {cpu}; keras {keras.__version__} ({keras.backend.backend()} backend)"
+
+
+def timed_fit(model, make_data, steps: int, repeats: int, batch_size: int) -> float:
+    """Median training images/s of ``model.fit`` over ``steps`` steps of ``make_data()``."""
+    model.fit(make_data(), steps_per_epoch=min(steps, 20), epochs=1, verbose=0, shuffle=False)  # trace + warm up
+    rates = []
+    for _ in range(repeats):
+        data = make_data()
+        tic = time.perf_counter()
+        model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+        rates.append(steps * batch_size / (time.perf_counter() - tic))
+    return statistics.median(rates)
+
+
+def compiled(name: str, shape, classes: int):
+    import keras
+
+    import kcnn
+
+    model = kcnn.create_model(name, input_shape=shape, classes=classes)
+    model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def pipeline_vs_memory() -> None:
+    """(a) kcnn.data.make_pipeline over the real dataset vs (b) pre-batched in-memory tensors."""
+    import numpy as np
+    import tensorflow as tf
+
+    from kcnn import data as kdata
+
+    b = FLAGS.batch_size
+    raw, info = kdata.load(FLAGS.dataset, "train", with_info=True)
+    model = compiled(FLAGS.model, info.image_shape, info.num_classes)
+
+    def pipeline():
+        return kdata.make_pipeline(raw, batch_size=b, training=True, seed=0, repeat=True, drop_remainder=True)
+
+    images, labels = zip(*raw.as_numpy_iterator())
+    n = (len(labels) // b) * b
+    x = tf.constant(np.stack(images[:n]).astype(np.float32).reshape(-1, b, *info.image_shape))
+    y = tf.constant(np.asarray(labels[:n]).reshape(-1, b))
+
+    def memory():
+        return tf.data.Dataset.from_tensor_slices((x, y)).repeat()
+
+    rate_memory = timed_fit(model, memory, FLAGS.steps, FLAGS.repeats, b)
+    rate_pipeline = timed_fit(model, pipeline, FLAGS.steps, FLAGS.repeats, b)
+    print(f"{FLAGS.model} on {FLAGS.dataset}, batch {b}, {FLAGS.steps} steps x {FLAGS.repeats} (median); {machine()}")
+    print(f"  (a) kcnn pipeline          {rate_pipeline:10.0f} images/s")
+    print(f"  (b) pre-batched in memory  {rate_memory:10.0f} images/s")
+    print(f"  (a)/(b) = {rate_pipeline / rate_memory:.3f}")
+
+
+def synthetic_throughput() -> None:
+    """Training and inference images/s on synthetic in-memory data."""
+    import keras
+    import numpy as np
+
+    import kcnn
+
+    keras.config.set_dtype_policy(FLAGS.precision)
+    info = kcnn.model_info(FLAGS.model)
+    shape = info.input_shape
+    if FLAGS.image_size:
+        shape = (int(FLAGS.image_size[0]), int(FLAGS.image_size[1]), shape[2])
+    b = FLAGS.batch_size
+    model = compiled(FLAGS.model, shape, 10)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, size=(b, *shape)).astype("float32")
+    y = rng.integers(0, 10, size=(b,))
+
+    def batches():
+        while True:
+            yield x, y
+
+    train_rate = timed_fit(model, batches, FLAGS.steps, FLAGS.repeats, b)
+    model.predict_on_batch(x)
+    infer = []
+    for _ in range(FLAGS.repeats):
+        tic = time.perf_counter()
+        for _ in range(FLAGS.steps):
+            model.predict_on_batch(x)
+        infer.append(FLAGS.steps * b / (time.perf_counter() - tic))
+    print(f"{FLAGS.model} {shape}, batch {b}, {FLAGS.precision}, {FLAGS.steps} steps x {FLAGS.repeats} (median); {machine()}")
+    print(f"  training   {train_rate:10.1f} images/s")
+    print(f"  inference  {statistics.median(infer):10.1f} images/s")
+
+
+def main(argv):
+    del argv
+    if FLAGS.dataset == "synthetic":
+        synthetic_throughput()
+    else:
+        pipeline_vs_memory()
+
+
+if __name__ == "__main__":
+    app.run(main)
