@@ -29,8 +29,9 @@ data:
 	|| { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q dataset-fashion-mnist >/dev/null; } \
 	|| echo "kcnn: apt-get could not install dataset-fashion-mnist; the loader will fall back to tensorflow-datasets"
 
+# LeNet-5 (the paper's, faithfully) on Fashion-MNIST: train, evaluate, plot, save, export, verify.
 demo: install data
-	$(PY) -m experiments.demo
+	$(VENV)/bin/kcnn-train --config=lenet5_fashion_mnist --model_dir=runs/demo --export=savedmodel,tflite --overwrite
 
 test: install data
 	$(PY) -m pytest -q

@@ -11,12 +11,11 @@ flag (exit status 2) before any data is read or any file is written.
 
 from __future__ import annotations
 
-import os
-import sys
+from absl import app, flags, logging
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from experiments import _cli
 
-from absl import app, flags, logging  # noqa: E402
+_cli.import_tensorflow_quietly()
 
 from experiments import presets  # noqa: E402
 from kcnn.training import ConfigError, ExperimentConfig, train  # noqa: E402
@@ -71,8 +70,7 @@ FLAGS = flags.FLAGS
 
 
 def fail(message: str) -> None:
-    print(f"kcnn-train: error: {message}", file=sys.stderr)
-    sys.exit(2)
+    _cli.fail("kcnn-train", message)
 
 
 def flag_for(field: str) -> str:

@@ -52,6 +52,10 @@ class TrainConfig:
     optimizer: str = "adam"
     learning_rate: float = 1e-3
     momentum: float = 0.9
+    schedule: str = "constant"  # constant | step | cosine | onecycle
+    lr_boundaries: list = field(default_factory=list)  # epochs where "step" multiplies by lr_decay_factor
+    lr_decay_factor: float = 0.1
+    warmup_epochs: float = 0.0  # linear warmup before "cosine"
     seed: int = 42
 
 

@@ -24,6 +24,7 @@ from kcnn.io import atomic_dir, atomic_file, atomic_write_json, atomic_write_tex
 from kcnn.registry import create_model, model_info
 from kcnn.training.config import ConfigError, ExperimentConfig
 from kcnn.training.optimizers import OPTIMIZERS, make_optimizer
+from kcnn.training.schedules import check_schedule, make_schedule
 from kcnn.viz import confusion_matrix, plot_confusion_matrix, plot_learning_curves
 
 __all__ = ["Plan", "plan", "train", "RunFiles"]
@@ -79,6 +80,7 @@ def plan(config: ExperimentConfig) -> Plan:
     _positive(float(t.learning_rate), "train.learning_rate", float)
     if t.optimizer not in OPTIMIZERS:
         raise ConfigError("train.optimizer", f"must be one of {', '.join(OPTIMIZERS)}; got {t.optimizer!r}")
+    check_schedule(t.schedule, epochs=t.epochs, boundaries=t.lr_boundaries, warmup_epochs=t.warmup_epochs)
     try:
         model_info(config.model.name)
     except ValueError as err:
@@ -153,10 +155,14 @@ def build_model(config: ExperimentConfig, p: Plan, normalizer) -> keras.Model:
     )
 
 
-def _compile(model: keras.Model, config: ExperimentConfig) -> None:
+def _compile(model: keras.Model, config: ExperimentConfig, steps_per_epoch: int) -> None:
     t = config.train
+    learning_rate = make_schedule(
+        t.schedule, t.learning_rate, steps_per_epoch=steps_per_epoch, epochs=t.epochs,
+        boundaries=t.lr_boundaries, decay_factor=t.lr_decay_factor, warmup_epochs=t.warmup_epochs,
+    )  # fmt: skip
     model.compile(
-        optimizer=make_optimizer(t.optimizer, t.learning_rate, momentum=t.momentum),
+        optimizer=make_optimizer(t.optimizer, learning_rate, momentum=t.momentum),
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
@@ -244,7 +250,7 @@ def train(config: ExperimentConfig, *, overwrite: bool = False, verbose=None) ->
     else:
         normalizer, stats = kdata.fit_normalization(config.data.normalization, train_raw, p.image_shape[2])
         model = build_model(config, p, normalizer)
-        _compile(model, config)
+        _compile(model, config, steps_per_epoch=-(-int(train_raw.cardinality()) // t.batch_size))
         history, start = {"epoch": []}, 0
 
     val = _pipeline(config, p, val_raw, training=False) if val_raw is not None else None
@@ -252,8 +258,8 @@ def train(config: ExperimentConfig, *, overwrite: bool = False, verbose=None) ->
     for epoch in range(start, t.epochs):
         tic = time.time()
         fit = model.fit(
-            _pipeline(config, p, train_raw, training=True, epoch=epoch),
-            validation_data=val, initial_epoch=epoch, epochs=epoch + 1, verbose=verbose, shuffle=False,
+            _pipeline(config, p, train_raw, training=True, epoch=epoch), validation_data=val, initial_epoch=epoch,
+            epochs=t.epochs, verbose=verbose, shuffle=False, callbacks=[_StopAfterOneEpoch()],
         )  # fmt: skip
         history["epoch"].append(epoch + 1)
         for k, v in fit.history.items():
@@ -291,6 +297,13 @@ def train(config: ExperimentConfig, *, overwrite: bool = False, verbose=None) ->
         results["exports"] = report["artifacts"]
     atomic_write_json(files.results, results)
     return results
+
+
+class _StopAfterOneEpoch(keras.callbacks.Callback):
+    """Each fit call trains one epoch (on that epoch's seeded pipeline) yet reports 'Epoch k/N'."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True
 
 
 def _jsonable(stats: dict) -> dict:

@@ -1,0 +1,40 @@
+"""What the command-line runners share: a quiet TensorFlow import and one-line usage errors."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+USAGE_ERROR = 2
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its C++ start-up chatter (CUDA probing on CPU machines) held back.
+
+    File descriptor 2 goes to a temporary file while TensorFlow loads; the text is replayed
+    only if the import fails, so real errors still reach the user.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            sys.stderr.write(held.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def fail(prog: str, message: str) -> None:
+    """Print ``prog: error: message`` on one line and exit with the usage-error status."""
+    print(f"{prog}: error: {message}", file=sys.stderr)
+    sys.exit(USAGE_ERROR)
