@@ -37,6 +37,16 @@ FIELDS = {
     "optimizer": "train.optimizer",
     "learning_rate": "train.learning_rate",
     "momentum": "train.momentum",
+    "weight_decay": "train.weight_decay",
+    "schedule": "train.schedule",
+    "loss": "train.loss",
+    "label_smoothing": "train.label_smoothing",
+    "precision": "train.precision",
+    "jit_compile": "train.jit_compile",
+    "strategy": "train.strategy",
+    "ema": "train.ema",
+    "deterministic": "train.deterministic",
+    "finetune": "finetune.weights",
     "seed": "train.seed",
     "export": "export.formats",
     "model_dir": "model_dir",
@@ -56,7 +66,17 @@ HELP = {
     "batch_size": "global batch size",
     "optimizer": "sgd | adam | adamw | rmsprop",
     "learning_rate": "learning rate",
-    "momentum": "SGD momentum",
+    "momentum": "SGD / RMSprop momentum",
+    "weight_decay": "decoupled weight decay (biases and BatchNorm excluded)",
+    "schedule": "constant | step (train.lr_boundaries) | cosine (train.warmup_epochs) | onecycle",
+    "loss": "cross_entropy | sparse_cross_entropy | mse | l1 | huber",
+    "label_smoothing": "label smoothing of the cross-entropy targets",
+    "precision": "float32 | mixed_float16 | mixed_bfloat16 | auto",
+    "jit_compile": "compile the training step with XLA (true/false)",
+    "strategy": "default | mirrored | multi_worker (TF_CONFIG or train.cluster_resolver=slurm) | tpu",
+    "ema": "keep an exponential moving average of the weights for evaluation and export (true/false)",
+    "deterministic": "seeds plus TensorFlow op determinism: a resumed run ends with the same weights",
+    "finetune": "start from a .weights.h5 file or 'imagenet'; see finetune.head_epochs / unfreeze / lr_factor",
     "seed": "random seed (data order, augmentation, initialization)",
     "export": "comma list of export formats (savedmodel, tflite)",
     "model_dir": "run directory: config, history, plots, checkpoints, model, exports",
@@ -105,7 +125,7 @@ def main(argv):
         config = resolve_config()
         results = train(config, overwrite=FLAGS.overwrite)
     except ConfigError as err:
-        fail(f"{flag_for(err.field)}: {err.message}")
+        fail(f"{', '.join(flag_for(f) for f in (err.field, *err.others))}: {err.message}")
     print_summary(results)
 
 

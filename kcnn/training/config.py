@@ -12,15 +12,16 @@ import json
 import typing
 from dataclasses import dataclass, field
 
-__all__ = ["ConfigError", "ModelConfig", "DataConfig", "TrainConfig", "ExportConfig", "ExperimentConfig"]
+__all__ = ["ConfigError", "ModelConfig", "DataConfig", "TrainConfig", "FinetuneConfig", "ExportConfig", "ExperimentConfig"]
 
 
 class ConfigError(ValueError):
     """A user mistake in the config; ``field`` is the dotted path (e.g. ``train.batch_size``)."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+    def __init__(self, field: str, message: str, others: tuple = ()):
+        super().__init__(f"{', '.join((field, *others))}: {message}")
         self.field = field
+        self.others = tuple(others)
         self.message = message
 
 
@@ -48,15 +49,37 @@ class DataConfig:
 @dataclass
 class TrainConfig:
     epochs: int = 10
-    batch_size: int = 128
-    optimizer: str = "adam"
+    batch_size: int = 128  # global batch, split across replicas
+    optimizer: str = "adam"  # sgd | adam | adamw | rmsprop
     learning_rate: float = 1e-3
-    momentum: float = 0.9
+    momentum: float = 0.9  # sgd and rmsprop
+    nesterov: bool = False
+    weight_decay: float = 0.0  # decoupled, as Keras optimizers apply it; biases and norms excluded
+    clipnorm: float | None = None  # clip gradients by their global norm
     schedule: str = "constant"  # constant | step | cosine | onecycle
     lr_boundaries: list = field(default_factory=list)  # epochs where "step" multiplies by lr_decay_factor
     lr_decay_factor: float = 0.1
     warmup_epochs: float = 0.0  # linear warmup before "cosine"
+    loss: str = "cross_entropy"  # cross_entropy | sparse_cross_entropy | mse | l1 | huber
+    label_smoothing: float = 0.0
+    ema: bool = False  # keep an exponential moving average of the weights; evaluate and export it
+    ema_momentum: float = 0.999
+    precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16 | auto
+    jit_compile: bool = False  # XLA
+    strategy: str = "default"  # default | mirrored | multi_worker | tpu
+    cluster_resolver: str = "tf_config"  # multi_worker: tf_config | slurm
+    deterministic: bool = False  # seeds plus TensorFlow op determinism
+    checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0: at epoch ends only)
+    best_metric: str = "val_accuracy"  # kept as best.keras: val_accuracy (max) or val_loss (min)
     seed: int = 42
+
+
+@dataclass
+class FinetuneConfig:
+    weights: str | None = None  # a .weights.h5 file of the same network, or "imagenet"
+    head_epochs: int = 0  # epochs training only the new head, the backbone frozen
+    unfreeze: str = "all"  # then unfreeze "all" or the top K blocks ("3")
+    lr_factor: float = 0.1  # learning rate of the unfrozen phase, relative to train.learning_rate
 
 
 @dataclass
@@ -70,6 +93,7 @@ class ExperimentConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     model_dir: str = "runs/default"
     description: str = ""  # what the preset reproduces, the paper's result beside it
