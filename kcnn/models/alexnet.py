@@ -47,7 +47,6 @@ class AlexNetSpec:
     default_shape: tuple
     fc_units: tuple = (4096, 4096)
     dropout_before_fc: bool = False  # torchvision: Dropout -> Linear -> ReLU; paper / Caffe: Linear -> ReLU -> Dropout
-    adaptive_pool: int | None = None  # torchvision's AdaptiveAvgPool2d((6, 6)) before the classifier
 
     @property
     def min_size(self) -> int:
@@ -76,7 +75,8 @@ ALEXNET_SPECS = {
         ),
         default_shape=(227, 227, 3),
     ),
-    # torchvision.models.alexnet: 64-192-384-256-256, no LRN, adaptive 6x6 average pool.
+    # torchvision.models.alexnet: 64-192-384-256-256, no LRN. Its AdaptiveAvgPool2d((6, 6)) is the
+    # identity at 224x224 and is left out (Keras 3.15's TensorFlow version fails on maps under 2x2).
     "torchvision": AlexNetSpec(
         convs=(
             ConvSpec(64, 11, strides=4, pad=2, pool=True),
@@ -87,7 +87,6 @@ ALEXNET_SPECS = {
         ),
         default_shape=(224, 224, 3),
         dropout_before_fc=True,
-        adaptive_pool=6,
     ),
 }
 
@@ -115,8 +114,6 @@ def _build(spec: AlexNetSpec, *, groups, activation, kernel_initializer, maxout_
         return x
 
     def top(x, *, classes, classifier_activation):
-        if spec.adaptive_pool:
-            x = layers.AdaptiveAveragePooling2D(spec.adaptive_pool, name="avgpool")(x)
         x = layers.Flatten(name="flatten")(x)
         for j, units in enumerate(spec.fc_units, 6):
             if dropout and spec.dropout_before_fc:
@@ -126,7 +123,7 @@ def _build(spec: AlexNetSpec, *, groups, activation, kernel_initializer, maxout_
                 x = layers.Dropout(dropout, name=f"fc{j}_dropout")(x)
         return predictions(x, classes=classes, classifier_activation=classifier_activation, kernel_initializer=kinit)
 
-    return build_classifier(name=name, features=features, top=top, fixed_size=spec.adaptive_pool is None,
+    return build_classifier(name=name, features=features, top=top, fixed_size=True,
                             default_shape=spec.default_shape, min_size=spec.min_size, **scaffold)
 
 
@@ -219,9 +216,10 @@ def alexnet_torchvision(
     """torchvision's AlexNet, the single-tower network of Krizhevsky 2014 ("one weird trick").
 
     Not the 2012 network: conv1 64@11x11/4 pad 2 - pool - conv2 192@5x5 - pool - conv3 384
-    - conv4 256 - conv5 256 - pool, no LRN, a 6x6 adaptive average pool (so any input of at
-    least 63x63 works), then Dropout-fc6 4096-Dropout-fc7 4096-predictions (torchvision's
-    order). 61,100,840 parameters. Default initialization is Keras' glorot_uniform;
+    - conv4 256 - conv5 256 - pool (6x6x256 at 224x224), no LRN, then Dropout-fc6 4096-Dropout-fc7 4096-predictions (torchvision's
+    order). 61,100,840 parameters. torchvision's 6x6 adaptive average pool, the identity at
+    224x224, is left out: like the paper's network this one flattens whatever pool5 gives
+    (inputs of at least 63x63). Default initialization is Keras' glorot_uniform;
     "paper" selects the 2012 paper's Gaussian (std 0.01, biases 1 in conv2/4/5, fc6/7).
     """
     return _build(ALEXNET_SPECS["torchvision"], groups=1, local_response_norm=False, **locals())
