@@ -110,10 +110,10 @@ def test_cifar_32x32_builds_and_trains_fashion_mnist_28x28_is_rejected():
     keras.utils.set_random_seed(3)
     model = kcnn.create_model("vgg11", input_shape=(32, 32, 3), classes=10)
     assert model.get_layer("flatten").output.shape == (None, 512)
-    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="sparse_categorical_crossentropy")
     x = np.random.default_rng(4).uniform(0, 1, (8, 32, 32, 3)).astype("float32")
     y = np.arange(8) % 10
-    losses = [float(model.train_on_batch(x, y)) for _ in range(6)]
+    losses = [float(model.train_on_batch(x, y)) for _ in range(5)]
     assert losses[-1] < losses[0]
     with pytest.raises(ValueError, match=r"vgg16: input size must be at least 32x32"):
         kcnn.create_model("vgg16", input_shape=(28, 28, 1))
