@@ -25,7 +25,7 @@ from keras import layers
 from kcnn.blocks.conv import conv_bn_act
 from kcnn.blocks.inception import inception_module
 from kcnn.layers import LocalResponseNormalization
-from kcnn.models._base import build_classifier, dense_top, predictions
+from kcnn.models._base import build_classifier, dense_top
 from kcnn.registry import register_model
 
 __all__ = ["GOOGLENET_LOSS_WEIGHTS", "GOOGLENET_SPECS", "GOOGLENET_TABLE1", "TABLE1_PARAMS_K", "GoogLeNetSpec",
