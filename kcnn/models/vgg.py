@@ -45,6 +45,7 @@ VGG_CONFIGS = {
     "E": VGGConfig(((64, 64), (128, 128), (256, 256, 256, 256), (512, 512, 512, 512), (512, 512, 512, 512))),
 }
 _IMAGENET = {"D": ImagenetSource("VGG16"), "E": ImagenetSource("VGG19")}
+_NAMES = {"A": "vgg11", "A-LRN": "vgg11_lrn", "B": "vgg13", "C": "vgg16_c", "D": "vgg16", "E": "vgg19"}
 VGG_MIN_SIZE = 32  # five 2x2/2 poolings
 
 
@@ -103,9 +104,8 @@ def vgg(
                 x = layers.Dropout(dropout, name=f"fc{j}_dropout")(x)
         return predictions(x, classes=classes, classifier_activation=classifier_activation, kernel_initializer=kinit)
 
-    depth = sum(len(b) for b in spec.blocks) + 3
     return build_classifier(
-        name=name or f"vgg{depth}{'_bn' if batch_norm else ''}", features=features, top=top, fixed_size=True,
+        name=name or _NAMES[config] + ("_bn" if batch_norm else ""), features=features, top=top, fixed_size=True,
         include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
         classes=classes, classifier_activation=classifier_activation, default_shape=(224, 224, 3),
         min_size=VGG_MIN_SIZE, imagenet=imagenet,

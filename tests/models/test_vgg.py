@@ -27,6 +27,7 @@ def test_configuration_c_adds_three_1x1_convolutions_and_a_lrn_one_lrn():
     one_by_one = (256 * 256 + 256) + 2 * (512 * 512 + 512)
     assert _conv_params("C") - _conv_params("B") == one_by_one
     model = vgg("C", include_top=False, input_shape=(32, 32, 3))
+    assert model.name == "vgg16_c" and vgg("D", batch_norm=True, include_top=False).name == "vgg16_bn"
     assert [model.get_layer(f"block{b}_conv3").kernel_size for b in (3, 4, 5)] == [(1, 1)] * 3
     lrn = vgg("A-LRN", include_top=False, input_shape=(32, 32, 3))
     order = [layer.name for layer in lrn.layers]
