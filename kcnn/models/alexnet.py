@@ -149,7 +149,8 @@ def alexnet(
     dropout=0.5,
     local_response_norm=True,
 ):
-    """AlexNet as Krizhevsky et al. 2012 describe it (227x227x3 input).
+    """AlexNet as Krizhevsky et al. 2012 describe it, on 227x227x3 inputs (the paper says
+    224x224, but its 55x55 conv1 maps need 227 with an unpadded 11x11/4 convolution, as in Caffe).
 
     conv1 96@11x11/4 - LRN - 3x3/2 max pool - conv2 256@5x5 pad 2 - LRN - pool - conv3
     384@3x3 - conv4 384@3x3 - conv5 256@3x3 - pool - fc6 4096 - fc7 4096 - predictions
