@@ -5,5 +5,18 @@ Backend-agnostic: keras.layers and keras.ops only.
 
 from kcnn.blocks.attention import ATTENTIONS, apply_attention, squeeze_excite
 from kcnn.blocks.conv import BN_EPSILON, conv_bn_act
+from kcnn.blocks.inception import inception_module
+from kcnn.blocks.plain import ACTIVATIONS, KERNEL_INITIALIZERS, conv_act, dense_act
 
-__all__ = ["ATTENTIONS", "BN_EPSILON", "apply_attention", "conv_bn_act", "squeeze_excite"]
+__all__ = [
+    "ACTIVATIONS",
+    "ATTENTIONS",
+    "BN_EPSILON",
+    "KERNEL_INITIALIZERS",
+    "apply_attention",
+    "conv_act",
+    "conv_bn_act",
+    "dense_act",
+    "inception_module",
+    "squeeze_excite",
+]

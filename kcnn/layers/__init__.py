@@ -1,5 +1,20 @@
 """Keras layers the CNN notes need and Keras lacks. Backend-agnostic (keras.ops only)."""
 
+from kcnn.layers.constraints import MaxFilterRMS
 from kcnn.layers.lenet import LENET5_C3_TABLE, ConnectionTableConv2D, FanInUniform, Subsampling2D, scaled_tanh
+from kcnn.layers.maxout import Maxout
+from kcnn.layers.normalization import LocalResponseNormalization
+from kcnn.layers.pooling import CeilModeMaxPooling2D, StochasticPooling2D
 
-__all__ = ["ConnectionTableConv2D", "FanInUniform", "LENET5_C3_TABLE", "Subsampling2D", "scaled_tanh"]
+__all__ = [
+    "CeilModeMaxPooling2D",
+    "ConnectionTableConv2D",
+    "FanInUniform",
+    "LENET5_C3_TABLE",
+    "LocalResponseNormalization",
+    "MaxFilterRMS",
+    "Maxout",
+    "StochasticPooling2D",
+    "Subsampling2D",
+    "scaled_tanh",
+]

@@ -9,6 +9,7 @@ and weights. Only ``keras`` is used here, so every network builds under any back
 from __future__ import annotations
 
 import os
+import re
 from typing import Callable
 
 import keras
@@ -181,25 +182,49 @@ def load_weights_file(model: keras.Model, path) -> None:
 
 
 def _first_mismatch(model: keras.Model, path: str) -> str | None:
-    """Compare the model's weighted layers with the file's, in order; describe the first difference."""
+    """Pair the model's layers with the file's groups and describe the first layer whose weights differ.
+
+    Keras 3's ``.weights.h5`` names a model's layers by class, not by ``layer.name``
+    (``layers/conv2d``, ``layers/conv2d_1``, ... in ``model.layers`` order), so the groups
+    are paired with the layers by the same rule.
+    """
     import h5py  # a Keras dependency
 
+    stored = {}
     with h5py.File(path, "r") as f:
-        stored = []
         if "layers" in f:
-            for layer_name in f["layers"]:
-                group = f["layers"][layer_name]
+            for group_name, group in f["layers"].items():
                 shapes = []
                 group.visititems(lambda k, v: shapes.append(tuple(v.shape)) if isinstance(v, h5py.Dataset) else None)
-                stored.append((layer_name, shapes))
-    stored_map = dict(stored)
+                stored[group_name] = sorted(shapes)
+    used: dict = {}
+    paired = set()
     for layer in model.layers:
-        if not layer.weights:
-            continue
+        group = _unique_name(_snake_case(type(layer).__name__), used)
+        paired.add(group)
         want = sorted(tuple(w.shape) for w in layer.weights)
-        have = stored_map.get(layer.name)
+        have = stored.get(group)
+        if not want and not have:
+            continue
         if have is None:
-            return f"first mismatching layer {layer.name!r}: not in the file"
-        if sorted(have) != want:
-            return f"first mismatching layer {layer.name!r}: model has weights {want}, file has {sorted(have)}"
-    return None
+            return f"first mismatching layer {layer.name!r}: not in the file (no group {group!r})"
+        if have != want:
+            return f"first mismatching layer {layer.name!r}: model has weights {want}, the file's {group!r} has {have}"
+    extra = [g for g, shapes in stored.items() if shapes and g not in paired]
+    return f"the file has weighted layers the model lacks, first {extra[0]!r}" if extra else None
+
+
+def _snake_case(name: str) -> str:
+    """keras.src.utils.naming.to_snake_case, which names the groups of a .weights.h5 file."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _unique_name(name: str, used: dict) -> str:
+    """keras.src.saving.saving_lib._get_unique_name: ``conv2d``, ``conv2d_1``, ..."""
+    if name in used:
+        used[name] += 1
+        return f"{name}_{used[name]}"
+    used[name] = 0
+    return name

@@ -1,0 +1,187 @@
+"""VGG (Simonyan & Zisserman 2014, "Very deep convolutional networks for large-scale image
+recognition"): the ConvNet configurations of Table 1 as data, read by one builder.
+
+Layer names are keras.applications' (``block1_conv1`` ... ``block5_pool``, ``flatten``,
+``fc1``, ``fc2``, ``predictions``), so ``weights="imagenet"`` for VGG-16 / VGG-19 copies
+keras.applications' weights with the identity name map. The ``_bn`` variants are
+torchvision's vgg*_bn (BatchNorm after every convolution, before the ReLU), not in the paper.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+from keras import layers
+
+from kcnn.blocks.plain import check_activation, check_choice, conv_act, dense_act, kernel_initializer_for
+from kcnn.layers import LocalResponseNormalization
+from kcnn.models._base import build_classifier, predictions
+from kcnn.models.imagenet import ImagenetSource
+from kcnn.registry import register_model
+
+__all__ = ["VGG_CONFIGS", "VGGConfig", "vgg", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
+           "vgg19_bn"]
+
+_PAPER = "Simonyan & Zisserman 2014, Very deep convolutional networks for large-scale image recognition"
+_BN = " with BatchNorm after every convolution (torchvision's vgg*_bn)"
+
+
+@dataclasses.dataclass(frozen=True)
+class VGGConfig:
+    """A column of Table 1: per block, the convolutions' filters (an int is a 3x3 conv,
+    ``(filters, 1)`` configuration C's 1x1 conv); ``lrn``: A-LRN's LRN after the first conv."""
+
+    blocks: tuple
+    lrn: bool = False
+
+
+VGG_CONFIGS = {
+    "A": VGGConfig(((64,), (128,), (256, 256), (512, 512), (512, 512))),
+    "A-LRN": VGGConfig(((64,), (128,), (256, 256), (512, 512), (512, 512)), lrn=True),
+    "B": VGGConfig(((64, 64), (128, 128), (256, 256), (512, 512), (512, 512))),
+    "C": VGGConfig(((64, 64), (128, 128), (256, 256, (256, 1)), (512, 512, (512, 1)), (512, 512, (512, 1)))),
+    "D": VGGConfig(((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))),
+    "E": VGGConfig(((64, 64), (128, 128), (256, 256, 256, 256), (512, 512, 512, 512), (512, 512, 512, 512))),
+}
+_IMAGENET = {"D": ImagenetSource("VGG16"), "E": ImagenetSource("VGG19")}
+_NAMES = {"A": "vgg11", "A-LRN": "vgg11_lrn", "B": "vgg13", "C": "vgg16_c", "D": "vgg16", "E": "vgg19"}
+VGG_MIN_SIZE = 32  # five 2x2/2 poolings
+
+
+def vgg(
+    config="D",
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name=None,
+    batch_norm=False,
+    activation="relu",
+    kernel_initializer="glorot_uniform",
+    maxout_pieces=2,
+    dropout=0.5,
+):
+    """The VGG network of Table 1's ``config`` ("A", "A-LRN", "B", "C", "D" or "E").
+
+    3x3 convolutions (stride 1, padding 1) in five blocks, each closed by 2x2/2 max
+    pooling; fc1 4096 - fc2 4096 - predictions with dropout 0.5 after fc1 and fc2 (§3.1;
+    keras.applications omits the dropout, which has no weights). ``batch_norm``: conv
+    (with bias) - BatchNorm - ReLU per layer, as torchvision's vgg*_bn. ``kernel_initializer``:
+    "glorot_uniform" (default, keras.applications' choice; §3.1 notes Glorot & Bengio's
+    initialization made the paper's pre-training of deeper nets unnecessary) or "paper", the
+    literal §3.1 "normal distribution with the zero mean and 10^-2 variance" (std 0.1,
+    biases 0), or another Keras name in ``kcnn.blocks.KERNEL_INITIALIZERS``. ``activation``:
+    relu (paper), sigmoid, tanh, leaky_relu, elu, maxout. Inputs are at least 32x32; the
+    flatten top makes 32x32 inputs (CIFAR) a 1x1x512 map. ``weights="imagenet"`` exists for
+    D and E with ReLU and no BatchNorm (keras.applications' VGG16 / VGG19).
+    """
+    check_choice(config, tuple(VGG_CONFIGS), "config")
+    check_activation(activation)
+    spec = VGG_CONFIGS[config]
+    imagenet = _IMAGENET.get(config) if not batch_norm and activation == "relu" else None
+    kinit = kernel_initializer_for(kernel_initializer, keras.initializers.RandomNormal(0.0, 0.1))
+    act = dict(activation=activation, maxout_pieces=maxout_pieces, kernel_initializer=kinit)
+
+    def features(x):
+        for b, convs in enumerate(spec.blocks, 1):
+            for c, conv in enumerate(convs, 1):
+                filters, kernel = conv if isinstance(conv, tuple) else (conv, 3)
+                x = conv_act(x, filters, kernel, batch_norm=batch_norm, name=f"block{b}_conv{c}", **act)
+                if spec.lrn and (b, c) == (1, 1):
+                    x = LocalResponseNormalization(size=5, alpha=1e-4, beta=0.75, k=2.0, name="block1_lrn")(x)
+            x = layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
+        return x
+
+    def top(x, *, classes, classifier_activation):
+        x = layers.Flatten(name="flatten")(x)
+        for j in (1, 2):
+            x = dense_act(x, 4096, name=f"fc{j}", **act)
+            if dropout:
+                x = layers.Dropout(dropout, name=f"fc{j}_dropout")(x)
+        return predictions(x, classes=classes, classifier_activation=classifier_activation, kernel_initializer=kinit)
+
+    return build_classifier(
+        name=name or _NAMES[config] + ("_bn" if batch_norm else ""), features=features, top=top, fixed_size=True,
+        include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
+        classes=classes, classifier_activation=classifier_activation, default_shape=(224, 224, 3),
+        min_size=VGG_MIN_SIZE, imagenet=imagenet,
+    )  # fmt: skip
+
+
+def _register(name, config, batch_norm, params, source, convention="total"):
+    return register_model(
+        name, family="vgg", paper=f"{_PAPER}, configuration {config}" + (_BN if batch_norm else ""),
+        input_shape=(224, 224, 3), small_input=(32, 32, 3), params=params, params_source=source,
+        params_convention=convention,
+    )  # fmt: skip
+
+
+_TV = "torchvision {} (trainable: the BatchNorm variants add gamma and beta per conv channel)"
+
+
+@_register("vgg11", "A", False, 132_863_336, "torchvision vgg11; arithmetic from Table 1 (paper: 133M)")
+def vgg11(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+          classifier_activation="softmax", name="vgg11", **knobs):
+    """VGG-11, configuration A (8 conv + 3 FC layers). ``knobs``: see :func:`vgg`."""
+    return vgg("A", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
+               **knobs)
+
+
+@_register("vgg11_bn", "A", True, 132_868_840, _TV.format("vgg11_bn"), "trainable")
+def vgg11_bn(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+             classifier_activation="softmax", name="vgg11_bn", **knobs):
+    """VGG-11 (A) with BatchNorm after every convolution (torchvision's vgg11_bn)."""
+    return vgg("A", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
+               batch_norm=True, **knobs)
+
+
+@_register("vgg13", "B", False, 133_047_848, "torchvision vgg13; arithmetic from Table 1 (paper: 133M)")
+def vgg13(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+          classifier_activation="softmax", name="vgg13", **knobs):
+    """VGG-13, configuration B (10 conv + 3 FC layers). ``knobs``: see :func:`vgg`."""
+    return vgg("B", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
+               **knobs)
+
+
+@_register("vgg13_bn", "B", True, 133_053_736, _TV.format("vgg13_bn"), "trainable")
+def vgg13_bn(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+             classifier_activation="softmax", name="vgg13_bn", **knobs):
+    """VGG-13 (B) with BatchNorm after every convolution (torchvision's vgg13_bn)."""
+    return vgg("B", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
+               batch_norm=True, **knobs)
+
+
+@_register("vgg16", "D", False, 138_357_544, "keras.applications VGG16 count_params()")
+def vgg16(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+          classifier_activation="softmax", name="vgg16", **knobs):
+    """VGG-16, configuration D (13 conv + 3 FC layers); ``weights="imagenet"`` from keras.applications.VGG16."""
+    return vgg("D", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
+               **knobs)
+
+
+@_register("vgg16_bn", "D", True, 138_365_992, _TV.format("vgg16_bn"), "trainable")
+def vgg16_bn(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+             classifier_activation="softmax", name="vgg16_bn", **knobs):
+    """VGG-16 (D) with BatchNorm after every convolution (torchvision's vgg16_bn)."""
+    return vgg("D", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
+               batch_norm=True, **knobs)
+
+
+@_register("vgg19", "E", False, 143_667_240, "keras.applications VGG19 count_params()")
+def vgg19(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+          classifier_activation="softmax", name="vgg19", **knobs):
+    """VGG-19, configuration E (16 conv + 3 FC layers); ``weights="imagenet"`` from keras.applications.VGG19."""
+    return vgg("E", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
+               **knobs)
+
+
+@_register("vgg19_bn", "E", True, 143_678_248, _TV.format("vgg19_bn"), "trainable")
+def vgg19_bn(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
+             classifier_activation="softmax", name="vgg19_bn", **knobs):
+    """VGG-19 (E) with BatchNorm after every convolution (torchvision's vgg19_bn)."""
+    return vgg("E", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
+               batch_norm=True, **knobs)
