@@ -54,7 +54,7 @@ def _prepare(image_size, resize: str, channels: int | None, num_classes: int | N
 def _output_shape(ds: tf.data.Dataset, image_size, channels) -> tuple:
     """(height, width, channels) of the images leaving the pipeline; None where unknown."""
     shape = tf.nest.flatten(ds.element_spec)[0].shape
-    height, width, depth = (list(shape) + [None] * 3)[-3:] if shape.rank is not None else (None, None, None)
+    height, width, depth = ([None] * 3 + list(shape))[-3:] if shape.rank is not None else (None, None, None)
     if image_size is not None:
         height, width = (int(s) for s in image_size)
     return height, width, channels if channels is not None else depth
