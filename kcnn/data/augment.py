@@ -17,11 +17,14 @@ cutout          size (0.5), fill (0)     cutout, DeVries & Taylor 2017: on every
                                          square of ``size`` x the side (16x16 of 32x32 at
                                          0.5, their CIFAR-10 setting) filled with ``fill``
 mixup           alpha (0.2)              mixup, Zhang et al. 2018: images and labels mixed
-                                         with a partner, weight ~ Beta(alpha, alpha)
-cutmix          alpha (1.0)              CutMix, Yun et al. 2019: a partner's rectangle
-                                         pasted in, labels weighted by pasted area
-randaugment     num_ops N (2),           RandAugment, Cubuk et al. 2019: N ops of 11 per
-                magnitude M (9)          batch at magnitude M on the paper's 0..10 scale
+                                         with a partner, weight ~ Beta(alpha, alpha) drawn
+                                         per image (0.2: their ImageNet setting)
+cutmix          alpha (1.0, at most 1    CutMix, Yun et al. 2019: a partner's rectangle
+                in Keras' CutMix)        pasted in, labels weighted by pasted area
+randaugment     num_ops N (2),           RandAugment, Cubuk et al. 2019: N of 11 ops, the
+                magnitude M (9)          same N for a whole batch (Keras' choice), strength
+                                         up to M on the paper's 0..10 scale (Keras' op
+                                         ranges, wider than the paper's: see below)
 ==============  =======================  ==================================================
 
 mixup and cutmix mix labels (``SOFT_LABEL_AUGMENTATIONS``): they need one-hot labels
@@ -112,6 +115,10 @@ def keras_layer_augmentation(layer: keras.layers.Layer, mixes_labels: bool = Fal
             transformation = fix(transformation)
         images = layer.transform_images(images, transformation, training=True)
         if mixes_labels:
+            if not labels.dtype.is_floating or labels.shape.rank != 2:
+                raise ValueError(f"{type(layer).__name__} mixes labels: it needs float one-hot labels of shape "
+                                 f"(batch, classes), as make_pipeline(num_classes=...) gives; got {labels.dtype.name} "
+                                 f"labels of shape {labels.shape}")  # fmt: skip
             labels = layer.transform_labels(labels, transformation, training=True)
         return images, labels
 
@@ -184,8 +191,9 @@ def _cutmix(image_shape, alpha):
 
 
 def _randaugment(image_shape, num_ops, magnitude):
-    # Keras' ``factor`` in 0..1 is the paper's M / 10; each op's strength is drawn in [0, factor],
-    # and Keras' op ranges are its own (RandomRotation's factor is a fraction of a full turn).
+    # Keras' ``factor`` in 0..1 is the paper's M / 10; each op's strength is drawn per image in
+    # [0, factor], over Keras' own op ranges, which are wider than the paper's: at factor 0.9
+    # RandomRotation turns up to 0.9 x 360 degrees (the paper's rotation tops out at 30).
     layer = SeededRandAugment(value_range=(0, 255), num_ops=num_ops, factor=magnitude / 10.0, **FLOAT32)
     return keras_layer_augmentation(layer)
 
