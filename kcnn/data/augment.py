@@ -22,7 +22,7 @@ mixup           alpha (0.2)              mixup, Zhang et al. 2018: images and la
 cutmix          alpha (1.0, at most 1    CutMix, Yun et al. 2019: a partner's rectangle
                 in Keras' CutMix)        pasted in, labels weighted by pasted area
 randaugment     num_ops N (2),           RandAugment, Cubuk et al. 2019: N of 11 ops, the
-                magnitude M (9)          same N for a whole batch (Keras' choice), strength
+                magnitude M (9)          same ops for a whole batch (Keras' choice), strength
                                          up to M on the paper's 0..10 scale (Keras' op
                                          ranges, wider than the paper's: see below)
 ==============  =======================  ==================================================
@@ -217,7 +217,8 @@ class Param:
                              f"got {text!r}") from None  # fmt: skip
         above = value >= self.low if self.low_inclusive else value > self.low
         if not above or (self.high is not None and value > self.high):
-            bound = f"{'>=' if self.low_inclusive else '>'} {self.low}" + (f" and <= {self.high}" if self.high is not None else "")
+            bound = f"{'>=' if self.low_inclusive else '>'} {self.low}"
+            bound += f" and <= {self.high}" if self.high is not None else ""
             raise ValueError(f"augmentation {spec!r}: {self.name} must be {bound}; got {value}")
         return value
 
@@ -279,7 +280,9 @@ def makes_soft_labels(names: Sequence[str]) -> bool:
     return any(name in SOFT_LABEL_AUGMENTATIONS for name, _ in parse_augmentations(names))
 
 
-def build_augmentation(names: Sequence[str], seed: int | None = None, image_shape: Sequence[int | None] = (None, None, None)) -> Callable:
+def build_augmentation(
+    names: Sequence[str], seed: int | None = None, image_shape: Sequence[int | None] = (None, None, None)
+) -> Callable:
     """Compose the named augmentations, in order, as ``fn(images, labels, batch_index)``.
 
     ``image_shape`` (height, width, channels) of the batches is needed by ``crop``.

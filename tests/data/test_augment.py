@@ -193,6 +193,14 @@ def test_evaluation_is_never_augmented_and_labels_are_one_hot():
     assert y.dtype == np.int64  # without num_classes labels stay integers
 
 
+def test_batches_stay_float32_under_a_mixed_precision_policy(toy):
+    import keras
+
+    keras.config.set_dtype_policy("mixed_float16")  # the conftest fixture restores float32
+    x, y = run(toy, ["flip", "crop:2", "cutmix"], batch_size=8, num_classes=10)[0]
+    assert x.dtype == np.float32 and y.dtype == np.float32
+
+
 def test_a_label_beyond_num_classes_fails_loudly():
     ds = dataset(noise(n=4, shape=(4, 4, 1)), np.array([0, 1, 2, 7], dtype=np.int64))
     with pytest.raises(tf.errors.InvalidArgumentError, match="num_classes=5"):
@@ -226,8 +234,8 @@ def test_bad_specs_are_one_line_errors(spec, message):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"augment": ["mixup"]}, "mixes labels: pass num_classes"), ({"augment": ["crop:8"]}, "padding must be smaller than the image (8x8)"),
-     ({"skip_batches": -1}, "skip_batches must be a non-negative integer"), ({"skip_batches": 6}, "an epoch has only 5 batches"),
+    [({"augment": ["mixup"]}, "mixes labels: pass num_classes"),
+     ({"augment": ["crop:8"]}, "padding must be smaller than the image (8x8)"), ({"skip_batches": -1}, "skip_batches must be a non-negative integer"), ({"skip_batches": 6}, "an epoch has only 5 batches"),
      ({"num_classes": 0}, "num_classes must be a positive integer"), ({"augment": "flip"}, "must be a list of names")],
 )  # fmt: skip
 def test_bad_pipeline_arguments(toy, kwargs, message):
