@@ -48,6 +48,7 @@ so its weights are recomputed from the pasted pixels; ``RandAugment`` ignores th
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Callable, Sequence
 
 import keras
@@ -212,6 +213,8 @@ class Param:
     def parse(self, text: str, spec: str):
         try:
             value = self.kind(text)
+            if not math.isfinite(value):
+                raise ValueError
         except ValueError:
             raise ValueError(f"augmentation {spec!r}: {self.name} must be {'an integer' if self.kind is int else 'a number'}; "
                              f"got {text!r}") from None  # fmt: skip

@@ -222,7 +222,7 @@ def test_parameters_parse_with_defaults_and_soft_label_augmentations_are_named()
     "spec, message",
     [("rotate", "unknown augmentation 'rotate'; choose from flip, crop"), ("flip:1", "flip takes no parameters"),
      ("crop:x", "'crop:x': padding must be an integer; got 'x'"), ("crop:0", "padding must be >= 1; got 0"),
-     ("mixup:0", "alpha must be > 0.0; got 0.0"), ("cutmix:2", "alpha must be > 0.0 and <= 1.0; got 2.0"),
+     ("mixup:0", "alpha must be > 0.0; got 0.0"), ("mixup:inf", "alpha must be a number; got 'inf'"), ("cutmix:2", "alpha must be > 0.0 and <= 1.0; got 2.0"),
      ("erasing:1.5", "probability must be >= 0.0 and <= 1.0"), ("cutout:0.5:300", "fill must be >= 0.0 and <= 255.0"),
      ("randaugment:2:9:1", "at most 2 parameter(s), randaugment:NUM_OPS:MAGNITUDE; got 3"),
      ("randaugment:2.5", "num_ops must be an integer; got '2.5'")],
