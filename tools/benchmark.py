@@ -7,6 +7,10 @@
   python tools/benchmark.py --model=resnet20 --batch_size=128 --precision=float32
   KERAS_BACKEND=torch python tools/benchmark.py --model=resnet50 --batch_size=32
 
+  # make_pipeline alone (no model): images/s of whole training epochs with the CIFAR recipe
+  python tools/benchmark.py --mode=pipeline --augment=flip,crop:4 --image_size=32,32
+  python tools/benchmark.py --mode=pipeline --augment=flip,crop:4 --image_size=32,32 --dataset=fashion_mnist
+
 Training throughput is measured with ``model.fit`` over a fixed number of steps after
 a warm-up run that traces and compiles; each figure is the median of ``--repeats``.
 """
@@ -30,7 +34,11 @@ flags.DEFINE_integer("batch_size", 128, "batch size")
 flags.DEFINE_integer("steps", 200, "timed steps per repeat")
 flags.DEFINE_integer("repeats", 3, "repeats; the median is reported")
 flags.DEFINE_string("precision", "float32", "float32 | mixed_float16 | mixed_bfloat16")
-flags.DEFINE_list("image_size", None, "HEIGHT,WIDTH for synthetic data (default: the model's)")
+flags.DEFINE_list("image_size", None, "HEIGHT,WIDTH for synthetic data (default: the model's; pipeline mode: 32,32)")
+flags.DEFINE_enum("mode", "model", ["model", "pipeline"], "model: a model's throughput (see --dataset); "
+                  "pipeline: kcnn.data.make_pipeline alone, no model")  # fmt: skip
+flags.DEFINE_list("augment", [], "pipeline mode: augmentations, e.g. flip,crop:4 (the CIFAR recipe)")
+flags.DEFINE_integer("num_examples", 50_000, "pipeline mode: synthetic examples per epoch (CIFAR-10's training set)")
 FLAGS = flags.FLAGS
 
 
@@ -133,9 +141,53 @@ def synthetic_throughput() -> None:
     print(f"  inference  {statistics.median(infer):10.1f} images/s")
 
 
+def pipeline_only() -> None:
+    """Images/s of whole training epochs of make_pipeline, as the trainer runs it (a fresh pipeline per
+    epoch: cache, seeded shuffle, batch, one vectorised map with the augmentations), no model."""
+    import numpy as np
+    import tensorflow as tf
+
+    from kcnn import data as kdata
+
+    height, width = (int(s) for s in (FLAGS.image_size or (32, 32)))
+    b = FLAGS.batch_size
+    if FLAGS.dataset == "synthetic":
+        raw = kdata.load("synthetic", "train", image_shape=(height, width, 3), num_examples=FLAGS.num_examples)
+        what = f"synthetic {height}x{width}x3 (pipeline cost does not depend on pixel content)"
+    else:
+        raw = kdata.load(FLAGS.dataset, "train")
+        what = f"{FLAGS.dataset} fitted to {height}x{width}x3 (zero-padded, gray repeated to RGB)"
+    # The source in memory, as IDX files and a cached tfds dataset are after the first epoch.
+    images, labels = (np.stack(a) for a in zip(*raw.as_numpy_iterator()))
+    source = tf.data.Dataset.from_tensor_slices((images, labels))
+
+    def epoch_rate(augment, epoch):
+        tic = time.perf_counter()
+        pipe = kdata.make_pipeline(source, batch_size=b, training=True, seed=0, epoch=epoch, image_size=(height, width),
+                                   channels=3, augment=augment)  # fmt: skip
+        n = sum(int(x.shape[0]) for x, _ in pipe)
+        return n / (time.perf_counter() - tic)
+
+    def median_rate(augment):
+        epoch_rate(augment, 0)  # warm-up
+        return statistics.median(epoch_rate(augment, e) for e in range(1, FLAGS.repeats + 1))
+
+    rate_augmented = median_rate(FLAGS.augment)
+    rate_plain = median_rate([])
+    print(f"make_pipeline alone (no model), training epochs of {len(labels)} {what}, batch {b}, "
+          f"median of {FLAGS.repeats} epochs after one warm-up; {machine()}")  # fmt: skip
+    print(f"  augment={','.join(FLAGS.augment) or '(none)'}  {rate_augmented:10.0f} images/s")
+    print(f"  no augmentation  {rate_plain:10.0f} images/s")
+    print(f"  command: python tools/benchmark.py --mode=pipeline --dataset={FLAGS.dataset} "
+          f"--augment={','.join(FLAGS.augment)} --image_size={height},{width} --batch_size={b} --repeats={FLAGS.repeats}")
+    print("  compare: python tools/benchmark.py --model=resnet20 --image_size=32,32 --batch_size=128 (training images/s)")
+
+
 def main(argv):
     del argv
-    if FLAGS.dataset == "synthetic":
+    if FLAGS.mode == "pipeline":
+        pipeline_only()
+    elif FLAGS.dataset == "synthetic":
         synthetic_throughput()
     else:
         pipeline_vs_memory()

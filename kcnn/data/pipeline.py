@@ -1,7 +1,8 @@
 """The tf.data input pipeline: cache, seeded shuffle, parallel map, batch, augment, prefetch.
 
 Examples come in as ``(uint8 HxWxC image, int64 label)`` from :func:`kcnn.data.load` and
-leave as batches of ``(float32 images in 0..255, int64 labels)``; normalization is a
+leave as batches of ``(float32 images in 0..255, int64 labels)`` -- or float32 one-hot
+labels with ``num_classes`` (needed by mixup and cutmix); normalization is a
 layer stored in the model (kcnn.data.normalization), or applied here via ``normalizer``
 for users who want normalized tensors out of the pipeline.
 """
@@ -12,7 +13,7 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
-from kcnn.data.augment import build_augmentation
+from kcnn.data.augment import build_augmentation, makes_soft_labels
 
 __all__ = ["make_pipeline", "RESIZE_MODES", "epoch_seed"]
 
@@ -25,8 +26,13 @@ def epoch_seed(seed: int | None, epoch: int) -> int | None:
     return None if seed is None else (seed * 1_000_003 + epoch) % (2**31 - 1)
 
 
-def _prepare(image_size, resize: str, channels: int | None) -> Callable:
+def _prepare(image_size, resize: str, channels: int | None, num_classes: int | None) -> Callable:
     def prepare(image, label):
+        if num_classes is not None:
+            check = tf.debugging.assert_less(label, tf.cast(num_classes, label.dtype),
+                                             message=f"make_pipeline: a label is >= num_classes={num_classes}")  # fmt: skip
+            with tf.control_dependencies([check]):
+                label = tf.one_hot(label, num_classes, dtype=tf.float32)
         image = tf.cast(image, tf.float32)
         if channels is not None and image.shape[-1] != channels:
             if image.shape[-1] == 1:
@@ -45,6 +51,15 @@ def _prepare(image_size, resize: str, channels: int | None) -> Callable:
     return prepare
 
 
+def _output_shape(ds: tf.data.Dataset, image_size, channels) -> tuple:
+    """(height, width, channels) of the images leaving the pipeline; None where unknown."""
+    shape = tf.nest.flatten(ds.element_spec)[0].shape
+    height, width, depth = ([None] * 3 + list(shape))[-3:] if shape.rank is not None else (None, None, None)
+    if image_size is not None:
+        height, width = (int(s) for s in image_size)
+    return height, width, channels if channels is not None else depth
+
+
 def make_pipeline(
     ds: tf.data.Dataset,
     *,
@@ -61,29 +76,49 @@ def make_pipeline(
     normalizer: Callable | None = None,
     drop_remainder: bool = False,
     repeat: bool = False,
+    num_classes: int | None = None,
+    skip_batches: int = 0,
 ) -> tf.data.Dataset:
     """Batches for training (shuffled, augmented) or evaluation (in order, untouched).
 
     ``image_size``/``resize`` fit images to a model ("pad" centres them with zeros or
     crops, the others resample); ``channels`` converts gray <-> RGB. ``augment`` names
     batch augmentations (see kcnn.data.augment), applied only when ``training``.
-    Shuffle order and augmentation are a pure function of ``(seed, epoch)``.
+    ``num_classes``: labels leave as float32 one-hot vectors (training and evaluation);
+    required by the label-mixing augmentations (mixup, cutmix).
+    Shuffle order and augmentation are a pure function of ``(seed, epoch)``: batch ``b``
+    of an epoch always gets the same examples and augmentation. ``skip_batches=k``
+    resumes mid-epoch: the epoch's batches after its first ``k``, exactly as an
+    uninterrupted pass would have produced them (given a ``seed``).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive; got {batch_size}")
     if resize not in RESIZE_MODES:
         raise ValueError(f"resize must be one of {', '.join(RESIZE_MODES)}; got {resize!r}")
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):
+        raise ValueError(f"num_classes must be a positive integer or None; got {num_classes!r}")
+    if isinstance(skip_batches, bool) or not isinstance(skip_batches, int) or skip_batches < 0:
+        raise ValueError(f"skip_batches must be a non-negative integer; got {skip_batches!r}")
+    if makes_soft_labels(augment) and training and num_classes is None:  # also checks every augmentation name
+        raise ValueError(f"augment {list(augment)!r} mixes labels: pass num_classes so labels leave the pipeline one-hot")
+    seed = epoch_seed(seed, epoch)
+    augmentation = None
+    if training and augment:
+        augmentation = build_augmentation(augment, seed=seed, image_shape=_output_shape(ds, image_size, channels))
     if cache:
         ds = ds.cache()
-    seed = epoch_seed(seed, epoch)
     if training:
         ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=seed is None)
     if repeat:
         ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder).enumerate()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder).enumerate()  # batch index counts from the epoch's start
+    if skip_batches:
+        batches = int(ds.cardinality())
+        if not repeat and batches >= 0 and skip_batches > batches:
+            raise ValueError(f"skip_batches={skip_batches} but an epoch has only {batches} batches of {batch_size}")
+        ds = ds.skip(skip_batches)
     # One vectorised map per batch: per-example maps cost more than the work they do.
-    prepare = _prepare(image_size, resize, channels)
-    augmentation = build_augmentation(augment, seed=seed) if training and augment else None
+    prepare = _prepare(image_size, resize, channels, num_classes)
 
     @tf.autograph.experimental.do_not_convert
     def batch_map(index, batch):
