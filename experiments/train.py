@@ -61,7 +61,7 @@ HELP = {
     "image_size": "HEIGHT,WIDTH the model takes (images are padded or resized)",
     "channels": "convert images to 1 or 3 channels",
     "normalization": "none | scale | mean (subtract the training mean) | standardize",
-    "augment": "comma list of batch augmentations (flip)",
+    "augment": "comma list of batch augmentations, NAME[:PARAM...]: flip, crop:4, erasing:0.5, cutout:0.5, mixup:0.2, cutmix:1.0, randaugment:2:9",
     "epochs": "number of epochs",
     "batch_size": "global batch size",
     "optimizer": "sgd | adam | adamw | rmsprop",

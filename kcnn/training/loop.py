@@ -60,8 +60,10 @@ class TrainLoop:
         self.sparse_labels = sparse_labels
         replica_train = tf.function(self._replica_train, jit_compile=jit_compile)
         replica_eval = tf.function(self._replica_eval, jit_compile=jit_compile)
-        self._train_step = tf.function(lambda it: self._reduce(strategy.run(replica_train, args=next(it))))
-        self._eval_step = tf.function(lambda batch: self._reduce(strategy.run(replica_eval, args=batch)))
+        self._train_step = tf.function(lambda it: self._reduce(strategy.run(replica_train, args=next(it))),
+                                       reduce_retracing=True)  # fmt: skip
+        self._eval_step = tf.function(lambda batch: self._reduce(strategy.run(replica_eval, args=batch)),
+                                      reduce_retracing=True)  # fmt: skip
 
     # --- per replica ------------------------------------------------------------------
 

@@ -116,10 +116,9 @@ def plan(config: ExperimentConfig) -> Plan:
     _one_of(d.normalization, kdata.NORMALIZATIONS, "data.normalization")
     _one_of(d.resize, kdata.pipeline.RESIZE_MODES, "data.resize")
     try:
-        kdata.build_augmentation(d.augment)
+        soft = kdata.makes_soft_labels(d.augment)
     except ValueError as err:
         raise ConfigError("data.augment", str(err)) from None
-    soft = any(a.split(":")[0] in ("mixup", "cutmix") for a in d.augment)
     if soft and config.train.loss not in SOFT_TARGET_LOSSES:
         raise ConfigError("train.loss", f"{config.train.loss} cannot take the soft labels data.augment="
                           f"{','.join(d.augment)} makes; use one of {', '.join(SOFT_TARGET_LOSSES)}",
@@ -308,15 +307,19 @@ class _Run:
             self.writer.flush()
 
 
-def train(config: ExperimentConfig, *, overwrite: bool = False, verbose=None) -> dict:
+def train(config: ExperimentConfig, *, overwrite: bool = False, verbose=None, on_model=None) -> dict:
     """Train ``config``'s model on its dataset, evaluate on the test split, save and export.
 
     Returns the results dict also written to ``model_dir/results.json``. Rerunning a run
     that stopped resumes from its last checkpoint; rerunning a finished one returns its
     results. ``overwrite`` discards an existing run in ``model_dir`` (and its exports).
+    ``on_model(model)`` is called on every worker with the trained model (averaged weights
+    when ``train.ema``) before the outputs are written - e.g. to compare workers.
     """
-    p = plan(config)
     t = config.train
+    # MultiWorkerMirroredStrategy must exist before any TensorFlow op runs (plan builds a model).
+    strategy = make_strategy(t.strategy, t.cluster_resolver)
+    p = plan(config)
     files = RunFiles(os.path.abspath(config.model_dir))
     if not overwrite and (done := finished_results(files, config)) is not None:
         return {**done, "already_complete": True}
@@ -330,7 +333,6 @@ def train(config: ExperimentConfig, *, overwrite: bool = False, verbose=None) ->
     interactive = 1 if verbose is None and sys.stdout.isatty() else 0
     verbose = 2 if verbose is None else verbose
 
-    strategy = make_strategy(t.strategy, t.cluster_resolver)
     prepare_run_dir(files, config, overwrite=overwrite, chief=is_chief(strategy))
     run = _Run(config, p, files, strategy, verbose)
     start_epoch, start_step = run.resume()
@@ -370,16 +372,19 @@ def train(config: ExperimentConfig, *, overwrite: bool = False, verbose=None) ->
             history.setdefault("val_accuracy", []).append(v["accuracy"])
         history.setdefault("learning_rate", []).append(float(keras.ops.convert_to_numpy(run.loop.optimizer.learning_rate)))
         history.setdefault("time", []).append(round(time.time() - tic, 3))
-        run.checkpointer.save(epoch + 1, 0)
-        if run.chief:
+        if run.chief:  # history first: a checkpoint never gets ahead of the history a resume truncates
             write_history(files, history)
             run.log_epoch(history, epoch, time.time() - tic)
+        run.checkpointer.save(epoch + 1, 0)
+        if run.chief:
             if val is not None and (best is None or sign * history[t.best_metric][-1] > best):
                 best = sign * history[t.best_metric][-1]
                 with averaged_weights(run.model), atomic_file(files.best, suffix=".keras") as tmp:
                     run.model.save(tmp)
     train_seconds = time.time() - began
     run.loop.optimizer.finalize_variable_values(run.model.trainable_variables)
+    if on_model is not None:
+        on_model(run.model)
     return _finish(run, history, train_seconds)
 
 

@@ -84,18 +84,20 @@ def test_a_different_config_in_the_same_model_dir_is_refused(finished_run):
 
 
 def test_an_interrupted_run_resumes_from_its_last_checkpoint(tmp_path, monkeypatch, fashion_mnist_dir):
+    from kcnn.training.checkpoint import Checkpointer
+
     config = small_config(tmp_path / "crash", epochs=2)
     config.export.formats = []
-    save = trainer_module._save_checkpoint
+    save = Checkpointer.save
 
-    def save_then_crash(files, model, state):
-        save(files, model, state)
-        raise KeyboardInterrupt("simulated crash after epoch 1")
+    def save_then_crash(self, epochs_done, steps_done):
+        save(self, epochs_done, steps_done)
+        raise KeyboardInterrupt("simulated crash after the first checkpoint")
 
-    monkeypatch.setattr(trainer_module, "_save_checkpoint", save_then_crash)
+    monkeypatch.setattr(Checkpointer, "save", save_then_crash)
     with pytest.raises(KeyboardInterrupt):
         train(config, verbose=0)
-    monkeypatch.setattr(trainer_module, "_save_checkpoint", save)
+    monkeypatch.setattr(Checkpointer, "save", save)
     results = train(config, verbose=0)
     with open(tmp_path / "crash" / "history.json") as f:
         assert json.load(f)["epoch"] == [1, 2]
