@@ -55,6 +55,7 @@ class TrainConfig:
     momentum: float = 0.9  # sgd and rmsprop
     nesterov: bool = False
     weight_decay: float = 0.0  # decoupled, as Keras optimizers apply it; biases and norms excluded
+    l2: float = 0.0  # coupled L2 penalty, gradient += l2 * w, what the Caffe/Torch-era papers call weight decay
     clipnorm: float | None = None  # clip gradients by their global norm
     schedule: str = "constant"  # constant | step | cosine | onecycle
     lr_boundaries: list = field(default_factory=list)  # epochs where "step" multiplies by lr_decay_factor

@@ -8,7 +8,8 @@ all-reduces (sums) the gradients.
 
 Loss scaling for mixed_float16 goes through ``optimizer.scale_loss`` (a
 ``keras.optimizers.LossScaleOptimizer`` scales, unscales and skips non-finite steps);
-a non-finite loss stops the run with :class:`NonFiniteLoss`.
+a non-finite loss stops the run with :class:`NonFiniteLoss`. ``l2`` adds the coupled
+penalty ``l2/2 * sum(w**2)`` over kernels (gradient += l2 * w), the papers' weight decay.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import numpy as np
 import tensorflow as tf
 
 __all__ = ["TrainLoop", "NonFiniteLoss", "EpochResult"]
+
+
+NO_L2 = ("bias", "gamma", "beta")  # the coupled L2 penalty covers kernels, not biases or normalization
 
 
 class NonFiniteLoss(RuntimeError):
@@ -50,6 +54,7 @@ class TrainLoop:
         global_batch_size: int,
         sparse_labels: bool = False,
         jit_compile: bool = False,
+        l2: float = 0.0,
     ):
         self.model = model
         self.optimizer = optimizer
@@ -58,6 +63,8 @@ class TrainLoop:
         self.num_classes = num_classes
         self.global_batch_size = global_batch_size
         self.sparse_labels = sparse_labels
+        self.l2 = l2
+        self._decayed = [v for v in model.trainable_variables if not v.path.endswith(NO_L2)]
         replica_train = tf.function(self._replica_train, jit_compile=jit_compile)
         replica_eval = tf.function(self._replica_eval, jit_compile=jit_compile)
         self._train_step = tf.function(lambda it: self._reduce(strategy.run(replica_train, args=next(it))),
@@ -81,8 +88,11 @@ class TrainLoop:
         with tf.GradientTape() as tape:
             probs = tf.cast(self.model(images, training=True), tf.float32)
             loss = tf.nn.compute_average_loss(self.loss(targets, probs), global_batch_size=self.global_batch_size)
-            if self.model.losses:
-                loss += tf.nn.scale_regularization_loss(tf.add_n([tf.cast(v, tf.float32) for v in self.model.losses]))
+            penalties = [tf.cast(v, tf.float32) for v in self.model.losses]
+            if self.l2 and self._decayed:
+                penalties.append(0.5 * self.l2 * tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in self._decayed]))
+            if penalties:
+                loss += tf.nn.scale_regularization_loss(tf.add_n(penalties))
             scaled = self.optimizer.scale_loss(loss)
         variables = self.model.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))

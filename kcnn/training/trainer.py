@@ -86,6 +86,8 @@ def _check_train(config: ExperimentConfig) -> None:
         raise ConfigError("train.label_smoothing", f"needs train.loss=cross_entropy, not {t.loss!r}")
     if not 0 <= t.label_smoothing < 1:
         raise ConfigError("train.label_smoothing", f"must be in [0, 1); got {t.label_smoothing}")
+    if t.weight_decay < 0 or t.l2 < 0:
+        raise ConfigError("train.weight_decay" if t.weight_decay < 0 else "train.l2", "must not be negative")
     if t.clipnorm is not None and t.clipnorm <= 0:
         raise ConfigError("train.clipnorm", f"must be positive; got {t.clipnorm}")
     if t.checkpoint_every < 0:
@@ -287,6 +289,7 @@ class _Run:
         self.loop = TrainLoop(
             self.model, optimizer, self.model.loss, strategy=self.strategy, num_classes=self.p.dataset.num_classes,
             global_batch_size=t.batch_size, sparse_labels=t.loss == "sparse_cross_entropy", jit_compile=t.jit_compile,
+            l2=t.l2,
         )  # fmt: skip
         self.checkpointer = Checkpointer(os.path.join(self.files.checkpoints, phase), self.model, optimizer, self.strategy)
 

@@ -44,6 +44,17 @@ def run_cli(tmp_path, capsys):
         (["--dataset=synthetic", "--image_size=64"], "--model", "lenet5 cannot take synthetic images of shape (64, 64, 1)"),
         (["--config=no_preset"], "--config", "no preset 'no_preset'"),
         (["--set=train.nonsense=1"], "--set=train.nonsense", "no such config field"),
+        (["--strategy=tpu"], "--strategy", "tpu: no TPU found"),
+        (["--strategy=multi_worker"], "--strategy", "multi_worker needs the TF_CONFIG environment variable"),
+        (["--strategy=mirrored"], "--strategy", "mirrored needs at least two devices"),
+        (["--schedule=step", "--set=train.lr_boundaries=[20]", "--epochs=10"], "--set=train.lr_boundaries",
+         "boundary at epoch 20 is beyond the run's 10 epochs"),
+        (["--augment=mixup", "--loss=sparse_cross_entropy"], "--loss, --augment",
+         "sparse_cross_entropy cannot take the soft labels"),
+        (["--augment=crop:x"], "--augment", "padding must be an integer"),
+        (["--precision=half"], "--precision", "must be one of float32, mixed_float16, mixed_bfloat16, auto"),
+        (["--finetune=/no/such.weights.h5"], "--finetune", "no such file"),
+        (["--label_smoothing=0.1", "--loss=mse"], "--label_smoothing", "needs train.loss=cross_entropy"),
     ],
 )  # fmt: skip
 def test_bad_flags_fail_fast_with_one_line(run_cli, args, flag, words):
@@ -51,6 +62,11 @@ def test_bad_flags_fail_fast_with_one_line(run_cli, args, flag, words):
     assert code == 2
     assert len(err) == 1 and err[0].startswith(f"kcnn-train: error: {flag}") and words in err[0], err
     assert not model_dir.exists()
+
+
+@pytest.fixture(autouse=True)
+def _no_cluster(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
 
 
 def test_unknown_flag_is_a_usage_error_too(run_cli):
