@@ -21,8 +21,8 @@ from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
 __all__ = [
-    "MOBILENET_V1_LAYERS", "MOBILENET_V2_LAYERS", "mobilenet", "mobilenetv2", "mobilenet_025", "mobilenet_050",
-    "mobilenet_075", "mobilenetv2_035", "mobilenetv2_050", "mobilenetv2_075", "mobilenetv2_130", "mobilenetv2_140",
+    "MOBILENET_V1_LAYERS", "MOBILENET_V2_LAYERS", "mobilenet", "mobilenetv2", "mobilenet_050", "mobilenetv2_035",
+    "mobilenetv2_140",
 ]
 
 _V1_PAPER = "Howard et al. 2017, MobileNets: Efficient Convolutional Neural Networks for Mobile Vision Applications"
@@ -224,19 +224,9 @@ def mobilenetv2(
     )  # fmt: skip
 
 
-# Width-multiplier variants with keras.applications ImageNet weights; counts are keras.applications'
+# Representative width-multiplier variants (keras.applications ships ImageNet weights for them; every
+# alpha in V1/V2_IMAGENET_ALPHAS builds through ``alpha=``). Counts are keras.applications'
 # MobileNet(V2)(alpha=...).count_params(), checked against keras in tests/models/test_mobilenet.py.
-
-
-@register_model(
-    "mobilenet_025", family="mobilenet", paper=_V1_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3),
-    params=475_544, params_source="keras.applications MobileNet(alpha=0.25)",
-)  # fmt: skip
-def mobilenet_025(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                  classifier_activation="softmax", name="mobilenet_025", **knobs):
-    """MobileNet v1 at width multiplier 0.25; ``knobs`` as :func:`mobilenet`."""
-    return mobilenet(include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-                     alpha=0.25, **knobs)
 
 
 @register_model(
@@ -251,17 +241,6 @@ def mobilenet_050(include_top=True, weights=None, input_tensor=None, input_shape
 
 
 @register_model(
-    "mobilenet_075", family="mobilenet", paper=_V1_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3),
-    params=2_601_976, params_source="keras.applications MobileNet(alpha=0.75)",
-)  # fmt: skip
-def mobilenet_075(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                  classifier_activation="softmax", name="mobilenet_075", **knobs):
-    """MobileNet v1 at width multiplier 0.75; ``knobs`` as :func:`mobilenet`."""
-    return mobilenet(include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-                     alpha=0.75, **knobs)
-
-
-@register_model(
     "mobilenetv2_035", family="mobilenet", paper=_V2_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3),
     params=1_691_208, params_source="keras.applications MobileNetV2(alpha=0.35)",
 )  # fmt: skip
@@ -270,39 +249,6 @@ def mobilenetv2_035(include_top=True, weights=None, input_tensor=None, input_sha
     """MobileNet v2 at width multiplier 0.35; ``knobs`` as :func:`mobilenetv2`."""
     return mobilenetv2(include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
                        alpha=0.35, **knobs)
-
-
-@register_model(
-    "mobilenetv2_050", family="mobilenet", paper=_V2_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3),
-    params=1_987_224, params_source="keras.applications MobileNetV2(alpha=0.5)",
-)  # fmt: skip
-def mobilenetv2_050(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                    classifier_activation="softmax", name="mobilenetv2_050", **knobs):
-    """MobileNet v2 at width multiplier 0.5; ``knobs`` as :func:`mobilenetv2`."""
-    return mobilenetv2(include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-                       alpha=0.5, **knobs)
-
-
-@register_model(
-    "mobilenetv2_075", family="mobilenet", paper=_V2_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3),
-    params=2_663_064, params_source="keras.applications MobileNetV2(alpha=0.75)",
-)  # fmt: skip
-def mobilenetv2_075(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                    classifier_activation="softmax", name="mobilenetv2_075", **knobs):
-    """MobileNet v2 at width multiplier 0.75; ``knobs`` as :func:`mobilenetv2`."""
-    return mobilenetv2(include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-                       alpha=0.75, **knobs)
-
-
-@register_model(
-    "mobilenetv2_130", family="mobilenet", paper=_V2_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3),
-    params=5_431_048, params_source="keras.applications MobileNetV2(alpha=1.3)",
-)  # fmt: skip
-def mobilenetv2_130(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                    classifier_activation="softmax", name="mobilenetv2_130", **knobs):
-    """MobileNet v2 at width multiplier 1.3; ``knobs`` as :func:`mobilenetv2`."""
-    return mobilenetv2(include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-                       alpha=1.3, **knobs)
 
 
 @register_model(
