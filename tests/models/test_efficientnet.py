@@ -169,4 +169,5 @@ def test_mixed_bfloat16_float_variables_and_outputs():
     assert keras.backend.standardize_dtype(y.dtype) == "float32"
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(y)))
     odd = {w.path: w.dtype for w in m.weights if w.dtype != "float32"}
-    assert odd == {"normalization/count": "int64"}  # keras' Normalization keeps an integer sample count
+    assert list(odd) == ["normalization/count"]  # keras' Normalization keeps an integer sample count
+    assert odd["normalization/count"].startswith("int")
