@@ -117,16 +117,19 @@ def efficientnet(
     block to ``drop_connect_rate * (n - 1) / n`` at the last (the reference code's and keras'
     schedule; the paper only says "survival probability 0.8"). ``attention``: "se"
     (squeeze-and-excitation with each stage's ``se_ratio``), None or a callable, see
-    :func:`kcnn.blocks.mbconv`. BatchNorm epsilon 1e-3, momentum 0.99, swish, the reference
-    initializers. Inputs are pixels in [0, 255] (see the module docstring); at least 32x32.
-    ``weights="imagenet"`` needs the variant's defaults for every knob.
+    :func:`kcnn.blocks.mbconv`. BatchNorm epsilon 1e-3, momentum 0.99, swish and the reference
+    initializers (except the SE convolutions, which keep Keras' default: ``squeeze_excite``
+    takes no initializer). Inputs are pixels in [0, 255] (see the module docstring); at least
+    32x32. ``weights="imagenet"`` needs the variant's architecture (every knob but the
+    training-only ``dropout_rate`` and ``drop_connect_rate``).
     """
     if variant not in EFFICIENTNET_VARIANTS:
         raise ValueError(f"variant must be one of {sorted(EFFICIENTNET_VARIANTS)}; Received: variant={variant!r}")
     defaults = EFFICIENTNET_VARIANTS[variant]
-    knobs = dict(width_coefficient=width_coefficient, depth_coefficient=depth_coefficient, default_size=default_size,
-                 dropout_rate=dropout_rate)  # fmt: skip
-    width, depth, size, dropout = (defaults[i] if v is None else v for i, v in enumerate(knobs.values()))
+    width = defaults[0] if width_coefficient is None else width_coefficient
+    depth = defaults[1] if depth_coefficient is None else depth_coefficient
+    size = defaults[2] if default_size is None else default_size
+    dropout = defaults[3] if dropout_rate is None else dropout_rate
     name = name or f"efficientnet{variant}"
     if weights == "imagenet":
         trained = dict(width_coefficient=defaults[0], depth_coefficient=defaults[1], default_size=defaults[2],
