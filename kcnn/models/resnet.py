@@ -192,13 +192,13 @@ def resnet(
         raise ValueError("use_bias applies to version=1 only (ResNetV2 has biases exactly where no BN follows)")
     if attention not in ATTENTIONS:
         raise ValueError(f"attention must be one of {ATTENTIONS}; Received: attention={attention!r}")
+    if stem not in STEMS:
+        raise ValueError(f"stem must be one of {STEMS}; Received: stem={stem!r}")
     downsample = downsample or ("first" if version == 1 else "last")
     knobs = dict(stem=stem, stride_on=stride_on, use_bias=use_bias, shortcut=shortcut, attention=attention,
                  downsample=downsample)  # fmt: skip
     imagenet = _imagenet_source(depth, version, knobs, weights)
     plan = block_plan(blocks, version=version, downsample=downsample)
-    if stem not in STEMS:
-        raise ValueError(f"stem must be one of {STEMS}; Received: stem={stem!r}")
 
     def features(x):
         x = resnet_stem(x, stem, use_bias=use_bias, preact=version == 2)
