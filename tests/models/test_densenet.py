@@ -7,7 +7,6 @@ import pytest
 
 from kcnn.models.densenet import (
     densenet121,
-    densenet169,
     densenet201,
     densenet40_cifar,
     densenet_bc100_cifar,
@@ -28,9 +27,9 @@ def test_densenet121_transfers_from_keras_applications():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("builder,application", [(densenet169, "DenseNet169"), (densenet201, "DenseNet201")])
-def test_deeper_densenets_transfer_with_top(builder, application):
-    assert_transfer_reproduces(application, builder(input_shape=(32, 32, 3)), include_top=True, compare=False)
+def test_densenet201_transfers_with_top():
+    # 169 differs from 201 only in DENSENET_SPECS' block counts, checked by the exact parameter counts.
+    assert_transfer_reproduces("DenseNet201", densenet201(input_shape=(32, 32, 3)), include_top=True, compare=False)
 
 
 def test_imagenet_weights_errors():

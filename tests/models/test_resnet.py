@@ -11,8 +11,6 @@ from kcnn.models.resnet import (
     resnet18,
     resnet50,
     resnet50v2,
-    resnet101,
-    resnet101v2,
     resnet152,
     resnet152v2,
     resnet_endpoints,
@@ -37,10 +35,9 @@ def test_resnet50v2_transfers_from_keras_applications_without_top():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("builder,application", [
-    (resnet101, "ResNet101"), (resnet152, "ResNet152"), (resnet101v2, "ResNet101V2"), (resnet152v2, "ResNet152V2"),
-])  # fmt: skip
+@pytest.mark.parametrize("builder,application", [(resnet152, "ResNet152"), (resnet152v2, "ResNet152V2")])
 def test_deeper_resnets_transfer_layer_for_layer(builder, application):
+    # 101 differs from 152 only in RESNET_SPECS' block counts, checked by the exact parameter counts.
     assert_transfer_reproduces(application, builder(include_top=False, input_shape=(32, 32, 3)),
                                include_top=False, compare=False)  # fmt: skip
 
@@ -92,8 +89,8 @@ def test_resnet18_cifar_stem_trains_on_28x28_and_32x32():
         assert "pool1_pool" not in names and model.get_layer("conv1_conv").kernel.shape[:2] == (3, 3)
         assert model.get_layer("conv5_block2_out").output.shape[1:3] == (math.ceil(shape[0] / 8),) * 2
         model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-        x = np.random.default_rng(0).uniform(size=(4, *shape)).astype("float32")
-        loss = model.train_on_batch(x, np.array([0, 1, 2, 3]))
+        x = np.random.default_rng(0).uniform(size=(2, *shape)).astype("float32")
+        loss = model.train_on_batch(x, np.array([3, 7]))
         assert np.isfinite(loss)
 
 
@@ -116,9 +113,9 @@ def test_resnet50_endpoints_are_keras_names():
 
 
 def test_option_a_shortcuts_remove_the_projections():
-    a, b = resnet50(shortcut="A", use_bias=False), resnet50(use_bias=False)
-    projections = sum(c_in * 4 * f + 2 * 4 * f for c_in, f in zip((64, 256, 512, 1024), (64, 128, 256, 512)))
-    assert trainable(b) - trainable(a) == projections
+    a, b = resnet18(shortcut="A"), resnet18()
+    assert trainable(b) - trainable(a) == sum(c * 2 * c + 2 * 2 * c for c in (64, 128, 256))
+    assert not a.get_layer("conv3_block1_0_shortcut").weights
 
 
 @pytest.mark.parametrize("kwargs,message", [
