@@ -16,6 +16,7 @@ Torch code); ``"C"`` a projection in every block.
 
 from __future__ import annotations
 
+import keras
 from keras import layers
 
 from kcnn.blocks.attention import apply_attention
@@ -35,8 +36,9 @@ def _check(shortcut, stride_on="1x1"):
         raise ValueError(f"stride_on must be one of {STRIDE_ON}; Received: stride_on={stride_on!r}")
 
 
-def _conv(x, filters, kernel_size, *, strides=1, relu=True, use_bias=False, name):
-    """conv -> BN (-> ReLU), layers ``{name}_conv``, ``{name}_bn``, ``{name}_relu``.
+def _conv(x, filters, kernel_size, *, strides=1, relu=True, use_bias=False, gamma_init=1.0, name):
+    """conv -> BN (-> ReLU), layers ``{name}_conv``, ``{name}_bn``, ``{name}_relu``; the
+    BN's gamma starts at ``gamma_init``.
 
     A strided 3x3 convolution pads one pixel on every side first (``{name}_pad``), as
     PyTorch and the paper's Caffe/Torch models do, instead of TensorFlow's asymmetric
@@ -47,8 +49,10 @@ def _conv(x, filters, kernel_size, *, strides=1, relu=True, use_bias=False, name
         if kernel_size > 1:
             x = layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
         padding = "valid"
-    x = conv_bn_act(x, filters, kernel_size, strides=strides, padding=padding, activation=None,
+    x = conv_bn_act(x, filters, kernel_size, strides=strides, padding=padding, activation=None, use_bn=False,
                     use_bias=use_bias, name=name)  # fmt: skip
+    gamma = "ones" if gamma_init == 1 else keras.initializers.Constant(float(gamma_init))
+    x = layers.BatchNormalization(epsilon=BN_EPSILON, gamma_initializer=gamma, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
 
 
@@ -71,13 +75,18 @@ def residual_shortcut(x, filters: int, *, stride: int = 1, shortcut: str = "B", 
 
 
 def residual_basic(x, filters: int, *, stride: int = 1, shortcut: str = "B", attention=None,
-                   use_bias: bool = False, name: str):  # fmt: skip
+                   use_bias: bool = False, last_gamma_init: float = 1.0, name: str):  # fmt: skip
     """Basic block (He et al. 2015, Fig. 2 left; ResNet-18/34 and the CIFAR ResNets):
     3x3 conv (stride ``stride``) - BN - ReLU - 3x3 conv - BN [- attention], plus the
-    shortcut, then ReLU. Output ``filters`` channels, layer ``{name}_out``."""
+    shortcut, then ReLU. Output ``filters`` channels, layer ``{name}_out``.
+
+    ``last_gamma_init``: the initial gamma of the branch's last BN: 1 as in the paper;
+    0 is Goyal et al. 2017's zero-gamma (torchvision ``zero_init_residual``, timm
+    ``zero_init_last``), which starts every block as an identity.
+    """
     _check(shortcut)
     residual = _conv(x, filters, 3, strides=stride, use_bias=use_bias, name=f"{name}_1")
-    residual = _conv(residual, filters, 3, relu=False, use_bias=use_bias, name=f"{name}_2")
+    residual = _conv(residual, filters, 3, relu=False, use_bias=use_bias, gamma_init=last_gamma_init, name=f"{name}_2")
     residual = apply_attention(residual, attention, name=name)
     identity = residual_shortcut(x, filters, stride=stride, shortcut=shortcut, use_bias=use_bias, name=name)
     x = layers.Add(name=f"{name}_add")([identity, residual])
@@ -85,7 +94,8 @@ def residual_basic(x, filters: int, *, stride: int = 1, shortcut: str = "B", att
 
 
 def residual_bottleneck(x, filters: int, *, stride: int = 1, expansion: int = 4, stride_on: str = "1x1",
-                        shortcut: str = "B", attention=None, use_bias: bool = False, name: str):  # fmt: skip
+                        shortcut: str = "B", attention=None, use_bias: bool = False, last_gamma_init: float = 1.0,
+                        name: str):  # fmt: skip
     """Bottleneck block (He et al. 2015, Fig. 5 right; ResNet-50/101/152): 1x1 conv to
     ``filters`` - 3x3 conv - 1x1 conv to ``expansion * filters``, each followed by BN and
     all but the last by ReLU [- attention], plus the shortcut, then ReLU.
@@ -93,13 +103,15 @@ def residual_bottleneck(x, filters: int, *, stride: int = 1, expansion: int = 4,
     ``stride_on="1x1"`` strides the first 1x1 conv, as the paper's original Caffe models,
     keras.applications and SENet's reference code do; ``"3x3"`` strides the 3x3 conv
     (torchvision's "ResNet v1.5", about 0.5% better top-1). ``use_bias=True`` adds the
-    (redundant) conv biases of keras.applications' ResNet50.
+    (redundant) conv biases of keras.applications' ResNet50. ``last_gamma_init`` as in
+    :func:`residual_basic`.
     """
     _check(shortcut, stride_on)
     s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
     residual = _conv(x, filters, 1, strides=s1, use_bias=use_bias, name=f"{name}_1")
     residual = _conv(residual, filters, 3, strides=s3, use_bias=use_bias, name=f"{name}_2")
-    residual = _conv(residual, expansion * filters, 1, relu=False, use_bias=use_bias, name=f"{name}_3")
+    residual = _conv(residual, expansion * filters, 1, relu=False, use_bias=use_bias, gamma_init=last_gamma_init,
+                     name=f"{name}_3")  # fmt: skip
     residual = apply_attention(residual, attention, name=name)
     identity = residual_shortcut(x, expansion * filters, stride=stride, shortcut=shortcut, use_bias=use_bias, name=name)
     x = layers.Add(name=f"{name}_add")([identity, residual])

@@ -172,6 +172,7 @@ def resnet(
     shortcut="B",
     attention=None,
     downsample=None,
+    last_gamma_init=1.0,
 ):
     """ResNet of ``depth`` (18, 34, 50, 101, 152) from :data:`RESNET_SPECS`.
 
@@ -180,7 +181,9 @@ def resnet(
     ``stem``: "imagenet" or "cifar" (see the module docstring). ``stride_on``: "1x1" or
     "3x3" (bottlenecks). ``use_bias``: conv biases (v1). ``shortcut``: the paper's option
     "A", "B" (default) or "C". ``attention``: None or "se" (SENet). ``downsample``:
-    "first" (v1 default) or "last" (v2 default; keras' ResNetV2).
+    "first" (v1 default) or "last" (v2 default; keras' ResNetV2). ``last_gamma_init``
+    (v1): the initial gamma of each residual branch's last BN, 1 as in the paper, 0 for
+    Goyal et al. 2017's zero-gamma (torchvision's ``zero_init_residual=True``).
     """
     block, blocks = _spec(depth)
     if version not in (1, 2):
@@ -188,8 +191,9 @@ def resnet(
     if version == 2 and block != "bottleneck":
         raise ValueError(f"pre-activation (version=2) ResNets are built from bottlenecks: depth 50, 101 or 152; "
                          f"Received: depth={depth}")  # fmt: skip
-    if version == 2 and use_bias:
-        raise ValueError("use_bias applies to version=1 only (ResNetV2 has biases exactly where no BN follows)")
+    if version == 2 and (use_bias or last_gamma_init != 1):
+        raise ValueError("use_bias and last_gamma_init apply to version=1 only (ResNetV2 has biases exactly where "
+                         "no BN follows, and no BN at the end of its residual branches)")
     if attention not in ATTENTIONS:
         raise ValueError(f"attention must be one of {ATTENTIONS}; Received: attention={attention!r}")
     if stem not in STEMS:
@@ -207,9 +211,11 @@ def resnet(
             if version == 2:
                 x = residual_preact_bottleneck(x, STAGE_FILTERS[stage], stride_on=stride_on, **kwargs)
             elif block == "bottleneck":
-                x = residual_bottleneck(x, STAGE_FILTERS[stage], stride_on=stride_on, use_bias=use_bias, **kwargs)
+                x = residual_bottleneck(x, STAGE_FILTERS[stage], stride_on=stride_on, use_bias=use_bias,
+                                        last_gamma_init=last_gamma_init, **kwargs)  # fmt: skip
             else:
-                x = residual_basic(x, STAGE_FILTERS[stage], use_bias=use_bias, **kwargs)
+                x = residual_basic(x, STAGE_FILTERS[stage], use_bias=use_bias, last_gamma_init=last_gamma_init,
+                                   **kwargs)  # fmt: skip
         if version == 2:
             x = layers.BatchNormalization(epsilon=BN_EPSILON, name="post_bn")(x)
             x = layers.Activation("relu", name="post_relu")(x)

@@ -75,11 +75,14 @@ def resnet_cifar(
     name=None,
     shortcut="A",
     attention=None,
+    last_gamma_init=1.0,
 ):
     """CIFAR ResNet of ``depth`` = 6n+2 (the paper's 20 ... 1202 or any other n).
 
     ``shortcut``: the paper's option "A" (default, parameter-free), "B" or "C";
-    ``attention``: None or "se" (SE blocks, not in this paper). No ImageNet weights.
+    ``attention``: None or "se" (SE blocks, not in this paper); ``last_gamma_init``: the
+    initial gamma of each residual branch's last BN (1 in the paper; see
+    :func:`resnet1202`). No ImageNet weights.
     """
     plan = _plan(depth)
     allow_graph_depth(8 * len(plan))  # 7 layers per block on the longest path
@@ -89,7 +92,7 @@ def resnet_cifar(
         x = layers.Activation("relu", name="conv1_relu")(x)
         for stage, block_name, stride in plan:
             x = residual_basic(x, STAGE_FILTERS[stage], stride=stride, shortcut=shortcut, attention=attention,
-                               name=block_name)  # fmt: skip
+                               last_gamma_init=last_gamma_init, name=block_name)  # fmt: skip
         return x
 
     return build_classifier(
@@ -147,6 +150,13 @@ def resnet110(include_top=True, weights=None, input_tensor=None, input_shape=Non
 
 @register_model("resnet1202", **_REG, **_rounded("19.4"))
 def resnet1202(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
-               classifier_activation="softmax", name="resnet1202", shortcut="A", attention=None):  # fmt: skip
-    """ResNet-1202 for CIFAR (n=200): 19.4M parameters, 7.93% error (overfits, per the paper)."""
+               classifier_activation="softmax", name="resnet1202", shortcut="A", attention=None,
+               last_gamma_init=0.1):  # fmt: skip
+    """ResNet-1202 for CIFAR (n=200): 19.4M parameters, 7.93% error (overfits, per the paper).
+
+    Deviation: each residual branch's last BN starts at gamma 0.1, not the paper's 1.
+    With gamma 1, an untrained network in inference mode (BN moving statistics still
+    0 and 1) overflows float32: each of the 600 blocks multiplies the activations' RMS
+    by about 1.5. Training-mode BN hides this, so the paper trains at gamma 1; pass
+    ``last_gamma_init=1.0`` for the paper's initialisation."""
     return resnet_cifar(1202, **locals())

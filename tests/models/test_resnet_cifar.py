@@ -61,3 +61,11 @@ def test_any_6n_plus_2_depth_and_only_those():
 def test_too_small_input_names_the_minimum():
     with pytest.raises(ValueError, match="at least 4x4"):
         resnet20(input_shape=(3, 3, 3))
+
+
+def test_last_gamma_init_sets_only_the_branch_end_bn():
+    model = resnet_cifar(8, last_gamma_init=0.1)
+    gammas = {l.name: float(keras.ops.convert_to_numpy(l.gamma)[0]) for l in model.layers
+              if isinstance(l, keras.layers.BatchNormalization)}  # fmt: skip
+    assert {n for n, g in gammas.items() if g != 1.0} == {"conv2_block1_2_bn", "conv3_block1_2_bn", "conv4_block1_2_bn"}
+    assert gammas["conv2_block1_2_bn"] == pytest.approx(0.1)
