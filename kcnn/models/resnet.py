@@ -67,12 +67,12 @@ DOWNSAMPLE = ("first", "last")
 _APPLICATIONS = {(50, 1): "ResNet50", (101, 1): "ResNet101", (152, 1): "ResNet152",
                  (50, 2): "ResNet50V2", (101, 2): "ResNet101V2", (152, 2): "ResNet152V2"}  # fmt: skip
 _KERAS_LAYOUT = {
-    1: dict(stem="imagenet", stride_on="1x1", use_bias=True, shortcut="B", attention=None),
+    1: dict(stem="imagenet", stride_on="1x1", use_bias=True, shortcut="B", attention=None, downsample="first"),
     2: dict(stem="imagenet", stride_on="3x3", downsample="last", shortcut="B", attention=None),
 }
 
 
-def block_plan(blocks, *, version: int = 1, downsample: str = "first", stage_names=None):
+def block_plan(blocks, *, downsample: str = "first", stage_names=None):
     """``[(stage index, block name, stride), ...]`` for stages of ``blocks`` blocks.
 
     Stage 1 keeps the resolution, each later stage halves it, in its first block
@@ -108,7 +108,7 @@ def endpoints_from_plan(plan, *, stem_name: str, stem_stride: int, body_stride: 
 def resnet_endpoints(depth: int = 50, *, version: int = 1, stem: str = "imagenet", downsample: str | None = None) -> dict:
     """Endpoint layer names of ``resnet(depth, version=, stem=, downsample=)``, ``{"P2": "conv2_block3_out", ...}``."""
     downsample = downsample or ("first" if version == 1 else "last")
-    plan = block_plan(_spec(depth)[1], version=version, downsample=downsample)
+    plan = block_plan(_spec(depth)[1], downsample=downsample)
     strides = dict(stem_stride=2, body_stride=4) if stem == "imagenet" else dict(stem_stride=1, body_stride=1)
     if version == 1:
         return endpoints_from_plan(plan, stem_name="conv1_relu", **strides)
@@ -202,7 +202,7 @@ def resnet(
     knobs = dict(stem=stem, stride_on=stride_on, use_bias=use_bias, shortcut=shortcut, attention=attention,
                  downsample=downsample)  # fmt: skip
     imagenet = _imagenet_source(depth, version, knobs, weights)
-    plan = block_plan(blocks, version=version, downsample=downsample)
+    plan = block_plan(blocks, downsample=downsample)
 
     def features(x):
         x = resnet_stem(x, stem, use_bias=use_bias, preact=version == 2)
