@@ -148,7 +148,8 @@ def resnet110(include_top=True, weights=None, input_tensor=None, input_shape=Non
     return resnet_cifar(110, **locals())
 
 
-@register_model("resnet1202", **_REG, **_rounded("19.4"))
+# "heavy": ~4,200 layers deep; Keras' graph trace of its training step dominates the zoo harness.
+@register_model("resnet1202", **_REG, **_rounded("19.4"), tags=("heavy",))
 def resnet1202(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
                classifier_activation="softmax", name="resnet1202", shortcut="A", attention=None,
                last_gamma_init=0.1):  # fmt: skip
