@@ -3,9 +3,20 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One compute thread per pytest-xdist worker: workers x threads > cores makes the
+    # backends' thread pools spin against each other (tests slowed tenfold here).
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER") and keras.backend.backend() == "torch":
+    import torch
+
+    torch.set_num_threads(1)
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -21,7 +32,10 @@ def _clean_keras_state():
 def pytest_collection_modifyitems(config, items):
     # Tests of the TensorFlow parts (data, training, export) are marked tf_only when the
     # suite runs under another Keras backend.
+    heavy = os.environ.get("KCNN_HEAVY_TESTS") == "1"
     for item in items:
+        if "heavy" in item.keywords and not heavy:
+            item.add_marker(pytest.mark.skip(reason="registered 'heavy' (minutes on 2 cores); KCNN_HEAVY_TESTS=1 runs it"))
         if keras.backend.backend() != "tensorflow" and "tf_only" in item.keywords:
             item.add_marker(pytest.mark.skip(reason=f"needs the tensorflow backend, running {keras.backend.backend()}"))
 
