@@ -75,6 +75,12 @@ def _int(flag: str, minimum: int) -> int:
 
 
 def _source():
+    for flag in ("train_split", "test_split"):
+        if FLAGS[flag].value is not None:
+            try:
+                parse_split(FLAGS[flag].value)
+            except ValueError as err:
+                raise UsageError(flag, str(err)) from None
     if FLAGS.model_dir is not None:
         for flag in ("dataset", "data_dir", "labels", "resize"):
             if FLAGS[flag].value is not None:
@@ -103,12 +109,6 @@ def _source():
             FLAGS.keras, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, train_split=FLAGS.train_split or "train",
             test_split=FLAGS.test_split or "test", resize=FLAGS.resize or "pad", labels=FLAGS.labels)  # fmt: skip
         model_flag = "keras"
-    for flag in ("train_split", "test_split"):
-        if FLAGS[flag].value is not None:
-            try:
-                parse_split(FLAGS[flag].value)
-            except ValueError as err:
-                raise UsageError(flag, str(err)) from None
     try:
         return load()
     except ValueError as err:

@@ -19,11 +19,17 @@ through Keras' ``model.export(format="litert", **converter)``.
 Interfaces (``io``): ``"uint8"`` artifacts take uint8 pixels and return float
 probabilities; ``"int8"`` artifacts (microcontrollers) take and return int8 tensors
 quantized with the scale and zero point stored in the file (pixel = scale * (q - zero_point)).
+The full-integer modes have a static batch of 1 (``batch=1``), as integer accelerators
+and TFLite Micro want: the Edge TPU compiler and TFLite Micro (which plans memory ahead)
+take only static shapes, and the graph loses the ops that compute shapes at run time (a
+Flatten reshape to ``[batch, -1]`` becomes a constant reshape). The float and
+dynamic-range modes keep any batch size; kcnn's runtime feeds batch-1 files one image at a time.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 
 import tensorflow as tf
 
@@ -42,6 +48,7 @@ class ExportFormat:
     io: str = "uint8"  # "uint8": uint8 pixels in, float probabilities out; "int8": quantized int8 in and out
     max_abs_diff: float | None = None  # hard check against the Keras model; None: none
     targets: dict = dataclasses.field(default_factory=dict)
+    batch: int | None = None  # a static batch size of the TFLite input; None: any batch size
     requires: tuple = ()  # Python modules the format needs, and the extra that installs them
     extra: str = ""
 
@@ -80,16 +87,17 @@ _TABLE = (
     ),
     ExportFormat(
         "int8", "tflite", "model_int8.tflite",
-        "TFLite, full-integer int8 (calibrated on training images); uint8 pixels in, float probabilities out",
+        "TFLite, full-integer int8 (calibrated on training images), static batch of 1; uint8 pixels in, float "
+        "probabilities out",
         converter={"optimizations": [tf.lite.Optimize.DEFAULT], "target_spec": _INT8_OPS, **_PER_TENSOR_DENSE},
-        calibrate=True, targets=_INT8_TARGETS,
+        calibrate=True, batch=1, targets=_INT8_TARGETS,
     ),
     ExportFormat(
         "int8_io", "tflite", "model_int8_io.tflite",
-        "TFLite, full-integer int8 with int8 input and output (microcontrollers)",
+        "TFLite, full-integer int8 with int8 input and output and a static batch of 1 (microcontrollers)",
         converter={"optimizations": [tf.lite.Optimize.DEFAULT], "target_spec": _INT8_OPS, **_PER_TENSOR_DENSE,
                    "inference_input_type": tf.int8, "inference_output_type": tf.int8},
-        calibrate=True, io="int8", targets=_INT8_TARGETS,
+        calibrate=True, io="int8", batch=1, targets=_INT8_TARGETS,
     ),
     ExportFormat(
         "onnx", "onnx", "model.onnx", "ONNX through Keras' tf2onnx export, run with onnxruntime",
@@ -120,6 +128,4 @@ def check_formats(formats) -> list[str]:
 
 def missing_requirements(fmt: ExportFormat) -> list[str]:
     """The modules ``fmt`` needs that are not installed."""
-    import importlib.util
-
     return [m for m in fmt.requires if importlib.util.find_spec(m) is None]

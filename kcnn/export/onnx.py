@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import warnings
 
 import keras
 import numpy as np
@@ -52,7 +53,8 @@ def write_onnx(model: keras.Model, path: str, preprocessing: Preprocessing | Non
     level = tf2onnx_log.level
     tf2onnx_log.setLevel(logging.ERROR)  # tf2onnx logs every rewrite pass at INFO
     try:
-        with _constants_as_numpy(model), contextlib.redirect_stdout(io.StringIO()):
+        with _constants_as_numpy(model), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*np.object", category=FutureWarning)  # Keras' tf2onnx patch
             wrapped.export(path, format="onnx", verbose=False, opset_version=opset, input_signature=[spec])
     finally:
         tf2onnx_log.setLevel(level)

@@ -29,8 +29,10 @@ def read_image(path: str, artifact: Artifact) -> np.ndarray:
         with Image.open(path) as img:
             img.load()
             array = np.asarray(img.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise ValueError(f"cannot read the image ({type(err).__name__}: {err})") from None
+    except UnidentifiedImageError:
+        raise ValueError("not an image file Pillow can read (PNG, JPEG, BMP, GIF, ...)") from None
+    except (OSError, SyntaxError, ValueError) as err:  # truncated or damaged image data
+        raise ValueError(f"cannot read the image: {str(err).replace(path, 'the file')}") from None
     if array.ndim == 2:
         array = array[..., None]
     if (problem := artifact.check_image(array)) is not None:

@@ -129,13 +129,20 @@ class TFLiteArtifact(Artifact):
         self.interpreter = tflite_interpreter(path)
         self._in = self.interpreter.get_input_details()[0]
         self._out = self.interpreter.get_output_details()[0]
-        shape = tuple(None if s < 0 else int(s) for s in self._in["shape_signature"][1:])
+        signature = self._in["shape_signature"]
+        shape = tuple(None if s < 0 else int(s) for s in signature[1:])
+        self.static_batch = int(signature[0]) if signature[0] > 0 else None  # e.g. 1 for microcontrollers
         super().__init__(path, shape, _labels_beside(path, os.path.join(os.path.dirname(path), LABELS_FILE)))
         self._shape = None
         self.input_quantization = _quantization(self._in)  # int8 interface: pixel = scale * (q - zero_point)
         self.output_quantization = _quantization(self._out)
 
     def _run(self, images):
+        if self.static_batch is not None and len(images) != self.static_batch:
+            n = self.static_batch
+            if len(images) % n:
+                raise ValueError(f"{self.path} takes batches of exactly {n} images; got {len(images)}")
+            return np.concatenate([self._run(images[i : i + n]) for i in range(0, len(images), n)])
         if self._shape != images.shape:
             self.interpreter.resize_tensor_input(self._in["index"], images.shape)
             self.interpreter.allocate_tensors()

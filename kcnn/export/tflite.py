@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from kcnn.export.formats import ExportFormat
 from kcnn.export.serving import Preprocessing, serving_model
@@ -45,4 +46,6 @@ def write_tflite(model: keras.Model, path: str, fmt: ExportFormat, preprocessing
                 yield [image[None].astype(dtype)]
 
         converter["representative_dataset"] = representative_dataset
-    serving_model(model, preprocessing, dtype=dtype).export(path, format="litert", verbose=False, **converter)
+    serving = serving_model(model, preprocessing, dtype=dtype)
+    signature = [tf.TensorSpec((fmt.batch, *serving.input_shape[1:]), dtype, name="images")]
+    serving.export(path, format="litert", verbose=False, input_signature=signature, **converter)
