@@ -46,7 +46,9 @@ def images(tmp_path_factory, export_dir):
         paths.append(str(path))
     (root / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
     Image.fromarray(np.zeros((30, 28), np.uint8)).save(root / "big.png")
-    bad = {"missing": str(root / "missing.png"), "corrupt": str(root / "corrupt.png"), "big": str(root / "big.png")}
+    (root / "truncated.png").write_bytes(open(paths[0], "rb").read()[:-40])
+    bad = {"missing": str(root / "missing.png"), "corrupt": str(root / "corrupt.png"), "big": str(root / "big.png"),
+           "truncated": str(root / "truncated.png")}  # fmt: skip
     return paths, x, bad
 
 
@@ -84,7 +86,7 @@ def test_top_k_with_class_names_from_every_artifact(capsys, export_dir, images, 
 def test_bad_images_get_one_line_each_and_the_rest_are_predicted(capsys, export_dir, images, name):
     directory, _ = export_dir
     paths, _, bad = images
-    argv = [paths[0], bad["missing"], bad["corrupt"], paths[1], bad["big"]]
+    argv = [paths[0], bad["missing"], bad["corrupt"], paths[1], bad["big"], bad["truncated"]]
     code, out, err = invoke(capsys, f"--model={directory / ARTIFACTS[name]}", *argv)
     assert code == 1
     assert [line.split(":")[0] for line in out] == [paths[0], paths[1]]
@@ -93,7 +95,8 @@ def test_bad_images_get_one_line_each_and_the_rest_are_predicted(capsys, export_
         f"kcnn-predict: error: {bad['corrupt']}: not an image file Pillow can read (PNG, JPEG, BMP, GIF, ...)",
         f"kcnn-predict: error: {bad['big']}: image is 30x28x1 (height x width x channels); the model takes 28x28x1",
     ]  # fmt: skip
-    assert err[3] == "kcnn-predict: 3 of 5 images could not be predicted" and len(err) == 4
+    assert err[3].startswith(f"kcnn-predict: error: {bad['truncated']}: cannot read the image: ")
+    assert err[4] == "kcnn-predict: 4 of 6 images could not be predicted" and len(err) == 5
 
 
 @pytest.mark.parametrize(

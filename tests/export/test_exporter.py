@@ -146,3 +146,13 @@ def test_keras_files_load_with_safe_mode(tmp_path):
     (tmp_path / "bad.keras").write_bytes(b"not a zip file")
     with pytest.raises(ValueError, match="bad.keras: cannot load"):
         kexport.load_keras_model(str(tmp_path / "bad.keras"))
+
+
+def test_tflite_runs_on_tf_lite_when_litert_is_not_installed(tmp_path, monkeypatch):
+    export(tmp_path, ["float32"])
+    path = tmp_path / "lenet" / "1" / "model_float32.tflite"
+    litert = kexport.load_artifact(path)
+    monkeypatch.setitem(__import__("sys").modules, "ai_edge_litert.interpreter", None)  # import fails
+    fallback = kexport.load_artifact(path)
+    assert type(fallback.interpreter).__module__.startswith("tensorflow")
+    np.testing.assert_array_equal(fallback(IMAGES), litert(IMAGES))
