@@ -78,28 +78,29 @@ def next_version(base: str) -> int:
     return max(versions, default=0) + 1
 
 
-def take_examples(data, n: int | None, *, shuffle_seed: int | None = None):
-    """``(images, labels)`` uint8 / int arrays of at most ``n`` examples (all when None) from a
-    ``tf.data.Dataset`` of ``(image, label)``, a tuple of arrays or an array of images (labels None).
+def take_examples(data, n: int | None = None, *, shuffle_seed: int | None = None):
+    """``(uint8 images, labels)`` of at most ``n`` examples (all when None) from a ``tf.data.Dataset``
+    of ``(image, label)`` pairs or of images, an ``(images, labels)`` tuple or an array of images
+    (labels None where there are none).
 
-    ``shuffle_seed``: a seeded random draw (tf.data shuffle with a 10,000 buffer) instead of the first ``n``.
+    ``shuffle_seed``: a seeded random draw instead of the first ``n`` (a dataset is shuffled
+    with a 10,000-example buffer, so large splits are not read whole).
     """
     if data is None:
         return None, None
-    if isinstance(data, tuple):
-        images, labels = (np.asarray(d) for d in data)
+    labels = None
+    if isinstance(data, (tuple, list)):
+        images, labels = np.asarray(data[0]), None if data[1] is None else np.asarray(data[1])
     elif isinstance(data, np.ndarray):
-        images, labels = data, None
+        images = data
     else:
         ds = data if shuffle_seed is None else data.shuffle(10_000, seed=shuffle_seed)
-        if n is not None:
-            ds = ds.take(n)
-        pairs = list(ds.batch(1024).as_numpy_iterator())
-        if not pairs:
-            return np.zeros((0,), np.uint8), None
-        images = np.concatenate([p[0] for p in pairs])
-        labels = np.concatenate([p[1] for p in pairs])
-    if shuffle_seed is not None and not hasattr(data, "shuffle"):
+        batches = list((ds if n is None else ds.take(n)).batch(1024).as_numpy_iterator())
+        paired = isinstance(data.element_spec, tuple)
+        images = np.concatenate([b[0] if paired else b for b in batches]) if batches else np.zeros((0,), np.uint8)
+        labels = np.concatenate([b[1] for b in batches]) if paired and batches else None
+        shuffle_seed = None  # drawn already
+    if shuffle_seed is not None:
         order = np.random.default_rng(shuffle_seed).permutation(len(images))
         images, labels = images[order], None if labels is None else labels[order]
     if n is not None:

@@ -156,3 +156,22 @@ def test_tflite_runs_on_tf_lite_when_litert_is_not_installed(tmp_path, monkeypat
     fallback = kexport.load_artifact(path)
     assert type(fallback.interpreter).__module__.startswith("tensorflow")
     np.testing.assert_array_equal(fallback(IMAGES), litert(IMAGES))
+
+
+def test_take_examples_draws_reproducibly_from_datasets_and_arrays():
+    import tensorflow as tf
+
+    labels = np.arange(8)
+    ds = tf.data.Dataset.from_tensor_slices((IMAGES, labels))
+    first, first_labels = kexport.take_examples(ds, 3)
+    np.testing.assert_array_equal(first, IMAGES[:3])
+    np.testing.assert_array_equal(first_labels, labels[:3])
+    drawn, drawn_labels = kexport.take_examples(ds, 5, shuffle_seed=0)
+    again, _ = kexport.take_examples(ds, 5, shuffle_seed=0)
+    np.testing.assert_array_equal(drawn, again)
+    np.testing.assert_array_equal(drawn, IMAGES[drawn_labels])  # images stay with their labels
+    assert list(drawn_labels) != [0, 1, 2, 3, 4]  # a draw, not the first five
+    only_images, none = kexport.take_examples(tf.data.Dataset.from_tensor_slices(IMAGES), None)
+    assert none is None and only_images.shape == IMAGES.shape
+    arr, _ = kexport.take_examples(IMAGES, 4, shuffle_seed=1)
+    assert arr.shape == (4, 28, 28, 1) and arr.dtype == np.uint8
