@@ -112,8 +112,9 @@ def _source():
     try:
         return load()
     except ValueError as err:
-        raise UsageError(model_flag if "classes but the model has" not in str(err) or FLAGS.labels is None
-                         else "labels", str(err)) from None  # fmt: skip
+        if "classes but the model has" in str(err):  # the class names do not fit the model's outputs
+            model_flag = "labels" if FLAGS.labels else "dataset" if FLAGS.dataset else model_flag
+        raise UsageError(model_flag, str(err)) from None
 
 
 def plan():

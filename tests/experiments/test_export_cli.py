@@ -65,6 +65,8 @@ def lenet_run(tmp_path_factory, fashion_mnist_dir):
         (["--keras={k}/lenet.keras", "--labels={k}/none.txt"], "--labels", "none.txt: no such file"),
         (["--keras={k}/lenet.keras", "--dataset=fashion_mnist", "--labels={k}/three.txt"], "--labels",
          "three.txt has 3 classes but the model has 10 outputs"),
+        (["--keras={k}/lenet.keras", "--dataset=emnist_letters"], "--dataset",
+         "dataset emnist_letters has 26 classes but the model has 10 outputs"),
         (["--keras={k}/lenet.keras", "--calibration_examples=0"], "--calibration_examples", "at least 1"),
         (["--keras={k}/lenet.keras", "--verify_examples=many"], "--verify_examples", "cannot read 'many'"),
         (["--keras={k}/lenet.keras", "--version=-1"], "--version", "at least 0"),
