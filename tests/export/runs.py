@@ -12,20 +12,20 @@ import pytest
 import kcnn
 from kcnn.training import ExperimentConfig, train
 
-# name -> (config overrides, the int8 size target over the float32 file)
+# name -> config overrides; one epoch each, test accuracy on test[:2000]
 RUNS = {
     "lenet5": {
         "model": {"name": "lenet5"},
-        "data": {"train_split": "train[:38400]"},
+        "data": {"train_split": "train[:38400]"},  # 600 steps: about 83% in half a minute
         "train": {"learning_rate": 0.002},
     },
     "resnet20": {
         "model": {"name": "resnet20"},
-        "data": {"train_split": "train[:19200]"},
+        "data": {"train_split": "train[:16384]"},  # 256 steps: about 84% in 2-3 minutes on 2 cores
         "train": {"learning_rate": 0.002, "schedule": "cosine"},
     },
 }
-INT8_SIZE_RATIO = {"lenet5": 0.30, "resnet20": 0.35}  # the targets
+INT8_SIZE_RATIO = {"lenet5": 0.30, "resnet20": 0.35}  # full-integer int8 file over float32 file, the targets
 
 
 def run_config(name: str, model_dir) -> ExperimentConfig:
