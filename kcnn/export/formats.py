@@ -59,7 +59,7 @@ _INT8_OPS = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]}
 # int64 zero point per output unit, for the weights and again for the bias: in LeNet-5's
 # int8 file that is 2.2 KB of 78 KB (0.304x the float32 file instead of 0.295x), for no
 # accuracy gain on Fashion-MNIST (83.15% per channel, 83.30% per tensor on test[:2000],
-# Keras 83.00%), and per-tensor dense weights are what older TFLite Micro builds support.
+# Keras 83.00%).
 # The attribute is the converter's own (underscored in TF 2.21); Keras' LiteRT exporter
 # sets it like any other converter attribute.
 _PER_TENSOR_DENSE = {"_experimental_disable_per_channel_quantization_for_dense_layers": True}
