@@ -63,7 +63,7 @@ _INT8_OPS = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]}
 # The attribute is the converter's own (underscored in TF 2.21); Keras' LiteRT exporter
 # sets it like any other converter attribute.
 _PER_TENSOR_DENSE = {"_experimental_disable_per_channel_quantization_for_dense_layers": True}
-_INT8_TARGETS = {"accuracy_drop": 0.01, "size_ratio": 0.35}
+_INT8_TARGETS = {"accuracy_drop": 0.01, "size_ratio": 0.30}
 
 _TABLE = (
     ExportFormat(
