@@ -133,7 +133,8 @@ class TFLiteArtifact(Artifact):
         shape = tuple(None if s < 0 else int(s) for s in signature[1:])
         self.static_batch = int(signature[0]) if signature[0] > 0 else None  # e.g. 1 for microcontrollers
         super().__init__(path, shape, _labels_beside(path, os.path.join(os.path.dirname(path), LABELS_FILE)))
-        self._shape = None
+        self.interpreter.allocate_tensors()  # here, so that the delegate's start-up line comes while loading
+        self._shape = tuple(self._in["shape"])
         self.input_quantization = _quantization(self._in)  # int8 interface: pixel = scale * (q - zero_point)
         self.output_quantization = _quantization(self._out)
 
