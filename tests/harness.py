@@ -39,16 +39,18 @@ def sample_batch(shape: tuple, batch: int = 2, seed: int = 0) -> np.ndarray:
 
 def assert_forward_gradients_and_round_trip(name: str, tmp_path, classes: int = 5) -> None:
     """Forward shape and finiteness; one SGD step changes every trainable weight; .keras round trip."""
+    keras.utils.set_random_seed(0)  # stochastic depth drops whole examples: keep the draw reproducible
     shape = small_shape(name)
     model = kcnn.create_model(name, input_shape=shape, classes=classes)
-    x = sample_batch(shape)
+    x = sample_batch(shape, batch=8)
     y = keras.ops.convert_to_numpy(model(x, training=False))
-    assert y.shape == (2, classes), f"{name}: output shape {y.shape}"
+    assert y.shape == (8, classes), f"{name}: output shape {y.shape}"
     assert np.all(np.isfinite(y)), f"{name}: non-finite outputs"
 
     before = [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
-    loss = model.train_on_batch(x, np.array([0, 1]))
+    # Eagerly: tracing a graph of an ImageNet-size network costs more than the one step it runs.
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", run_eagerly=True)
+    loss = model.train_on_batch(x, np.arange(8) % classes)
     assert np.isfinite(loss), f"{name}: non-finite training loss"
     still = [w.path for w, b in zip(model.trainable_weights, before) if np.array_equal(keras.ops.convert_to_numpy(w), b)]
     assert not still, f"{name}: no gradient reached {still[:5]}"
@@ -70,7 +72,8 @@ def assert_mixed_bfloat16_outputs_float32(name: str, classes: int = 5) -> None:
         model = kcnn.create_model(name, input_shape=shape, classes=classes)
         y = model(sample_batch(shape), training=False)
         assert keras.backend.standardize_dtype(y.dtype) == "float32", f"{name}: outputs {y.dtype} under mixed_bfloat16"
-        assert all(w.dtype == "float32" for w in model.weights), f"{name}: variables not float32"
+        # Integer bookkeeping (Normalization's sample count) is not subject to the dtype policy.
+        assert all(w.dtype == "float32" for w in model.weights if "float" in w.dtype), f"{name}: variables not float32"
         assert np.all(np.isfinite(keras.ops.convert_to_numpy(y)))
     finally:
         keras.config.set_dtype_policy("float32")

@@ -5,16 +5,9 @@ from kcnn.layers.lenet import LENET5_C3_TABLE, ConnectionTableConv2D, FanInUnifo
 from kcnn.layers.maxout import Maxout
 from kcnn.layers.normalization import LocalResponseNormalization
 from kcnn.layers.pooling import CeilModeMaxPooling2D, StochasticPooling2D
+from kcnn.layers.shortcut import ZeroPadShortcut
 
 __all__ = [
-    "CeilModeMaxPooling2D",
-    "ConnectionTableConv2D",
-    "FanInUniform",
-    "LENET5_C3_TABLE",
-    "LocalResponseNormalization",
-    "MaxFilterRMS",
-    "Maxout",
-    "StochasticPooling2D",
-    "Subsampling2D",
-    "scaled_tanh",
-]
+    "CeilModeMaxPooling2D", "ConnectionTableConv2D", "FanInUniform", "LENET5_C3_TABLE", "LocalResponseNormalization",
+    "MaxFilterRMS", "Maxout", "StochasticPooling2D", "Subsampling2D", "ZeroPadShortcut", "scaled_tanh",
+]  # fmt: skip

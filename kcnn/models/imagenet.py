@@ -38,6 +38,8 @@ def transfer_weights(source: keras.Model, target: keras.Model, name_map: Callabl
             raise ValueError(f"weight transfer {source.name} -> {target.name}: layer {layer.name!r} has "
                              f"weights {want}, {source.name}'s {src_name!r} has {have}")
         layer.set_weights(src.get_weights())
+        if hasattr(layer, "finalize_state"):  # e.g. Normalization caches its mean and variance
+            layer.finalize_state()
         used.add(src_name)
     left = [n for n in src_layers if n not in used]
     if left:

@@ -97,7 +97,8 @@ class ExperimentConfig:
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     model_dir: str = "runs/default"
-    description: str = ""  # what the preset reproduces, the paper's result beside it
+    description: str = ""  # what the preset reproduces and how
+    reference: str = ""  # the paper's (or benchmark's) result beside it
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

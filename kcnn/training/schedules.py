@@ -2,7 +2,8 @@
 
 * ``constant``
 * ``step``     piecewise constant: multiply by ``decay_factor`` at each boundary epoch
-               (the ResNet paper's lr/10 at 32k and 48k iterations)
+               (the ResNet paper's lr/10 at 32k and 48k iterations); ``warmup_epochs`` first
+               runs at lr/10 (the paper's ResNet-110 warmup)
 * ``cosine``   cosine decay to zero, after ``warmup_epochs`` of linear warmup
 * ``onecycle`` Smith & Topin's one-cycle: cosine up from lr/25 to lr over the first 30%,
                then cosine down to lr/1e4
@@ -59,7 +60,7 @@ def check_schedule(name: str, *, epochs: int, boundaries=(), warmup_epochs: floa
     if name == "step" and not boundaries:
         raise ConfigError("train.lr_boundaries", "the step schedule needs boundary epochs")
     for b in boundaries:
-        if not 0 < float(b) < epochs:
+        if not float(warmup_epochs) < float(b) < epochs:
             raise ConfigError("train.lr_boundaries", f"boundary at epoch {b} is beyond the run's {epochs} epochs")
     if not 0 <= float(warmup_epochs) < epochs:
         raise ConfigError("train.warmup_epochs", f"a warmup of {warmup_epochs} epochs does not fit the run's {epochs} epochs")
@@ -75,6 +76,8 @@ def make_schedule(name: str, learning_rate: float, *, steps_per_epoch: int, epoc
     if name == "step":
         steps = [int(round(float(b) * steps_per_epoch)) for b in boundaries]
         values = [learning_rate * decay_factor**i for i in range(len(steps) + 1)]
+        if warmup_epochs:  # He et al.'s ResNet-110 warmup: lr/10 until the network starts converging
+            steps, values = [int(round(warmup_epochs * steps_per_epoch)), *steps], [learning_rate * 0.1, *values]
         return keras.optimizers.schedules.PiecewiseConstantDecay(steps, values)
     if name == "cosine":
         warmup = int(round(warmup_epochs * steps_per_epoch))

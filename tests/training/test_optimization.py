@@ -104,3 +104,8 @@ def test_coupled_l2_adds_l2_times_w_to_the_gradient_of_kernels_only():
     loop.train_epoch(data, 1)
     np.testing.assert_allclose(model.layers[0].kernel.numpy(), 0.9)  # 1 - lr * l2 * 1
     np.testing.assert_allclose(model.layers[0].bias.numpy(), 1.0)
+
+
+def test_step_schedule_with_the_resnet110_warmup():
+    s = make_schedule("step", 0.1, steps_per_epoch=100, epochs=10, boundaries=[5], warmup_epochs=1)
+    assert [round(lr(s, k), 6) for k in (0, 99, 101, 499, 501)] == [0.01, 0.01, 0.1, 0.1, 0.01]

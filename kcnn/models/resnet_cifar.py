@@ -1,0 +1,163 @@
+"""The CIFAR-10 ResNets of He et al. 2015 ("Deep residual learning for image
+recognition", §4.2): a 3x3 conv with 16 filters, three stages of n basic blocks with
+16, 32 and 64 filters on 32x32, 16x16 and 8x8 maps, global average pooling and a
+fully connected layer: depth 6n+2 (:data:`RESNET_CIFAR_SPECS`).
+
+The shortcuts are the paper's option A by default: identities, and where the shape
+changes a parameter-free strided subsampling with zero-padded channels
+(:class:`kcnn.layers.ZeroPadShortcut`); ``shortcut="B"`` uses 1x1 projections there
+instead, ``"C"`` everywhere.
+
+Layer names: stem ``conv1_conv`` / ``conv1_bn`` / ``conv1_relu``; blocks
+``conv{2,3,4}_block{i}_...``. Endpoints (:func:`resnet_cifar_endpoints`): ``P0``
+(32x32) ``conv2_block{n}_out``, ``P1`` (16x16) ``conv3_block{n}_out``, ``P2`` (8x8)
+``conv4_block{n}_out``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from keras import layers
+
+from kcnn.blocks.conv import conv_bn_act
+from kcnn.blocks.residual import residual_basic
+from kcnn.models._base import build_classifier
+from kcnn.models.resnet import block_plan, endpoints_from_plan
+from kcnn.registry import register_model
+
+__all__ = ["RESNET_CIFAR_SPECS", "resnet_cifar", "resnet_cifar_endpoints",
+           "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet1202"]  # fmt: skip
+
+_PAPER = "He et al. 2015, Deep residual learning for image recognition, §4.2 (CIFAR-10)"
+
+# depth: n, the basic blocks per stage (depth = 6n + 2); He et al. 2015, Table 6.
+RESNET_CIFAR_SPECS = {20: 3, 32: 5, 44: 7, 56: 9, 110: 18, 1202: 200}
+STAGE_FILTERS = (16, 32, 64)
+_STAGES = ("conv2", "conv3", "conv4")
+
+
+def _plan(depth):
+    if depth not in RESNET_CIFAR_SPECS:
+        if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+            raise ValueError(f"CIFAR ResNet depth must be 6n+2 (e.g. {sorted(RESNET_CIFAR_SPECS)}); Received: depth={depth!r}")
+    n = RESNET_CIFAR_SPECS.get(depth, (depth - 2) // 6)
+    return block_plan((n, n, n), stage_names=_STAGES)
+
+
+def allow_graph_depth(num_layers: int) -> None:
+    """Keras builds (and, on loading, rebuilds) a functional graph by a recursive walk,
+    one Python call per layer on the longest path; ResNet-1202's is about 4,200 layers,
+    over Python's default limit of 1,000. Raise the recursion limit to fit (never lower
+    it); CPython 3.11+ runs Python-to-Python recursion without growing the C stack.
+    Loading a saved ResNet-1202 in a fresh process needs the same:
+    ``kcnn.models.resnet_cifar.allow_graph_depth(5000)``."""
+    needed = int(num_layers) + 1000
+    if sys.getrecursionlimit() < needed:
+        sys.setrecursionlimit(needed)
+
+
+def resnet_cifar_endpoints(depth: int = 20) -> dict:
+    """Endpoint layer names of ``resnet_cifar(depth)``: ``{"P0": "conv2_block3_out", ...}``."""
+    return endpoints_from_plan(_plan(depth), stem_name="conv1_relu", stem_stride=1, body_stride=1)
+
+
+def resnet_cifar(
+    depth: int,
+    *,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name=None,
+    shortcut="A",
+    attention=None,
+    last_gamma_init=1.0,
+):
+    """CIFAR ResNet of ``depth`` = 6n+2 (the paper's 20 ... 1202 or any other n).
+
+    ``shortcut``: the paper's option "A" (default, parameter-free), "B" or "C";
+    ``attention``: None or "se" (SE blocks, not in this paper); ``last_gamma_init``: the
+    initial gamma of each residual branch's last BN (1 in the paper; see
+    :func:`resnet1202`). No ImageNet weights.
+    """
+    plan = _plan(depth)
+    allow_graph_depth(8 * len(plan))  # 7 layers per block on the longest path
+
+    def features(x):
+        x = conv_bn_act(x, STAGE_FILTERS[0], 3, activation=None, name="conv1")
+        x = layers.Activation("relu", name="conv1_relu")(x)
+        for stage, block_name, stride in plan:
+            x = residual_basic(x, STAGE_FILTERS[stage], stride=stride, shortcut=shortcut, attention=attention,
+                               last_gamma_init=last_gamma_init, name=block_name)  # fmt: skip
+        return x
+
+    return build_classifier(
+        name=name or f"resnet{depth}", features=features, include_top=include_top, weights=weights,
+        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling, classes=classes,
+        classifier_activation=classifier_activation, default_shape=(32, 32, 3), min_size=4,
+    )  # fmt: skip
+
+
+def _rounded(millions: str) -> dict:
+    """A count published rounded to ``millions`` (e.g. "0.27"): the value and half a unit of its last digit."""
+    decimals = len(millions.partition(".")[2])
+    value = float(millions) * 1e6
+    return dict(params=round(value), params_tolerance=0.5 * 10 ** (6 - decimals) / value)
+
+
+_REG = dict(family="resnet_cifar", paper=_PAPER, input_shape=(32, 32, 3), params_convention="trainable",
+            params_source="He et al. 2015, Table 6 (option A shortcuts)", small_input=(32, 32, 3))  # fmt: skip
+
+
+@register_model("resnet20", **_REG, **_rounded("0.27"))
+def resnet20(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
+             classifier_activation="softmax", name="resnet20", shortcut="A", attention=None):  # fmt: skip
+    """ResNet-20 for CIFAR (n=3): 0.27M parameters, 8.75% CIFAR-10 error in the paper."""
+    return resnet_cifar(20, **locals())
+
+
+@register_model("resnet32", **_REG, **_rounded("0.46"))
+def resnet32(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
+             classifier_activation="softmax", name="resnet32", shortcut="A", attention=None):  # fmt: skip
+    """ResNet-32 for CIFAR (n=5): 0.46M parameters, 7.51% error."""
+    return resnet_cifar(32, **locals())
+
+
+@register_model("resnet44", **_REG, **_rounded("0.66"))
+def resnet44(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
+             classifier_activation="softmax", name="resnet44", shortcut="A", attention=None):  # fmt: skip
+    """ResNet-44 for CIFAR (n=7): 0.66M parameters, 7.17% error."""
+    return resnet_cifar(44, **locals())
+
+
+@register_model("resnet56", **_REG, **_rounded("0.85"))
+def resnet56(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
+             classifier_activation="softmax", name="resnet56", shortcut="A", attention=None):  # fmt: skip
+    """ResNet-56 for CIFAR (n=9): 0.85M parameters, 6.97% error."""
+    return resnet_cifar(56, **locals())
+
+
+@register_model("resnet110", **_REG, **_rounded("1.7"))
+def resnet110(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
+              classifier_activation="softmax", name="resnet110", shortcut="A", attention=None):  # fmt: skip
+    """ResNet-110 for CIFAR (n=18): 1.7M parameters, 6.43% error."""
+    return resnet_cifar(110, **locals())
+
+
+# "heavy": ~4,200 layers deep; Keras' graph trace of its training step dominates the zoo harness.
+@register_model("resnet1202", **_REG, **_rounded("19.4"), tags=("heavy",))
+def resnet1202(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
+               classifier_activation="softmax", name="resnet1202", shortcut="A", attention=None,
+               last_gamma_init=0.1):  # fmt: skip
+    """ResNet-1202 for CIFAR (n=200): 19.4M parameters, 7.93% error (overfits, per the paper).
+
+    Deviation: each residual branch's last BN starts at gamma 0.1, not the paper's 1.
+    With gamma 1, an untrained network in inference mode (BN moving statistics still
+    0 and 1) overflows float32: each of the 600 blocks multiplies the activations' RMS
+    by about 1.5. Training-mode BN hides this, so the paper trains at gamma 1; pass
+    ``last_gamma_init=1.0`` for the paper's initialisation."""
+    return resnet_cifar(1202, **locals())
