@@ -75,3 +75,34 @@ def held_stderr(replay: bool = True):
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def parse_flags(prog: str, flag_values, argv):
+    """Parse a runner's own ``flag_values``, then absl's own flags (--verbosity, --help, ...)
+    from what is left; any other flag, or a bad value, is a one-line usage error."""
+    from absl import flags
+
+    try:
+        rest = flag_values(argv, known_only=True)
+        absl_flags = {f.name for module, fs in flags.FLAGS.flags_by_module_dict().items() if module.startswith("absl")
+                      for f in fs}  # fmt: skip
+        absl_flags |= {f"no{name}" for name in absl_flags}
+        for arg in rest[1:]:
+            if arg == "--":
+                break
+            name = arg.lstrip("-").split("=", 1)[0]
+            if arg.startswith("-") and len(arg) > 1 and name not in absl_flags:
+                raise flags.UnrecognizedFlagError(name, arg)
+        return flags.FLAGS(rest)
+    except flags.Error as err:
+        fail(prog, str(err))
+
+
+def adopt_flags(flag_values) -> None:
+    """Show a runner's own flags in --help: add them to absl's global flags as the main module's
+    key flags (done by the console entry point only: one runner per process)."""
+    from absl import flags
+
+    flags.FLAGS.append_flag_values(flag_values)
+    for name in flag_values:
+        flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag_values[name])

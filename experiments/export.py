@@ -37,25 +37,27 @@ from kcnn.export import (  # noqa: E402
 
 PROG = "kcnn-export"
 
-flags.DEFINE_string("model_dir", None, "a kcnn-train run directory (model.keras, config.json)")
-flags.DEFINE_string("keras", None, "a .keras file (loaded with Keras' safe_mode on)")
-flags.DEFINE_string("dataset", None, "with --keras: the dataset for calibration, verification, accuracy, class names")
-flags.DEFINE_string("data_dir", None, "with --keras: where to look for the dataset first")
-flags.DEFINE_string("train_split", None, "split the calibration images come from (default: the run's, or train)")
-flags.DEFINE_string("test_split", None, "split for parity and accuracy (default: the run's, or test)")
-flags.DEFINE_string("resize", None, f"with --keras --dataset: how the images were fitted to the model ({', '.join(RESIZE_MODES)}; default pad)")
-flags.DEFINE_string("labels", None, "with --keras: a file of class names, one a line")
-flags.DEFINE_list("formats", list(DEFAULT_FORMATS), f"comma list of {', '.join(EXPORT_FORMATS)} (tflite = float32)")
-flags.DEFINE_string("output", "saved_models", "where <name>/<version>/ goes")
-flags.DEFINE_string("name", None, "export name (default: the model's name)")
-flags.DEFINE_string("version", None, "export version, a non-negative integer (default: the next one)")
-flags.DEFINE_string("calibration_examples", "500", "training images calibrating the full-integer int8 modes")
-flags.DEFINE_string("verify_examples", "1000", "test images on which every artifact is compared with Keras")
-flags.DEFINE_string("test_examples", "0", "test images for accuracy (0: the whole test split)")
-flags.DEFINE_string("latency_runs", "50", "batch-1 calls timed per artifact (the median is reported)")
-flags.DEFINE_bool("accuracy", True, "measure test accuracy (--noaccuracy skips it)")
-flags.DEFINE_bool("overwrite", False, "replace an existing <output>/<name>/<version>/")
-FLAGS = flags.FLAGS
+# The runner's own flags, apart from absl's global FLAGS: kcnn-train defines flags of the same
+# names (--model_dir, --dataset, --model, ...) and the tests import both runners in one process.
+FLAGS = flags.FlagValues()
+flags.DEFINE_string("model_dir", None, "a kcnn-train run directory (model.keras, config.json)", flag_values=FLAGS)
+flags.DEFINE_string("keras", None, "a .keras file (loaded with Keras' safe_mode on)", flag_values=FLAGS)
+flags.DEFINE_string("dataset", None, "with --keras: the dataset for calibration, verification, accuracy, class names", flag_values=FLAGS)
+flags.DEFINE_string("data_dir", None, "with --keras: where to look for the dataset first", flag_values=FLAGS)
+flags.DEFINE_string("train_split", None, "split the calibration images come from (default: the run's, or train)", flag_values=FLAGS)
+flags.DEFINE_string("test_split", None, "split for parity and accuracy (default: the run's, or test)", flag_values=FLAGS)
+flags.DEFINE_string("resize", None, f"with --keras --dataset: how the images were fitted to the model ({', '.join(RESIZE_MODES)}; default pad)", flag_values=FLAGS)
+flags.DEFINE_string("labels", None, "with --keras: a file of class names, one a line", flag_values=FLAGS)
+flags.DEFINE_list("formats", list(DEFAULT_FORMATS), f"comma list of {', '.join(EXPORT_FORMATS)} (tflite = float32)", flag_values=FLAGS)
+flags.DEFINE_string("output", "saved_models", "where <name>/<version>/ goes", flag_values=FLAGS)
+flags.DEFINE_string("name", None, "export name (default: the model's name)", flag_values=FLAGS)
+flags.DEFINE_string("version", None, "export version, a non-negative integer (default: the next one)", flag_values=FLAGS)
+flags.DEFINE_string("calibration_examples", "500", "training images calibrating the full-integer int8 modes", flag_values=FLAGS)
+flags.DEFINE_string("verify_examples", "1000", "test images on which every artifact is compared with Keras", flag_values=FLAGS)
+flags.DEFINE_string("test_examples", "0", "test images for accuracy (0: the whole test split)", flag_values=FLAGS)
+flags.DEFINE_string("latency_runs", "50", "batch-1 calls timed per artifact (the median is reported)", flag_values=FLAGS)
+flags.DEFINE_bool("accuracy", True, "measure test accuracy (--noaccuracy skips it)", flag_values=FLAGS)
+flags.DEFINE_bool("overwrite", False, "replace an existing <output>/<name>/<version>/", flag_values=FLAGS)
 
 
 class UsageError(Exception):
@@ -172,7 +174,7 @@ def _verification_data(src, n: dict) -> dict:
 
 
 def main(argv):
-    _cli.quiet_tensorflow(FLAGS)
+    _cli.quiet_tensorflow(flags.FLAGS)
     if len(argv) > 1:
         _cli.fail(PROG, f"unexpected arguments {' '.join(argv[1:])!r} (all options are --flags)")
     try:
@@ -206,13 +208,11 @@ def main(argv):
 
 
 def parse_flags(argv):
-    try:
-        return FLAGS(argv)
-    except flags.Error as err:
-        _cli.fail(PROG, str(err))
+    return _cli.parse_flags(PROG, FLAGS, argv)
 
 
 def run():
+    _cli.adopt_flags(FLAGS)
     app.run(main, flags_parser=parse_flags)
 
 

@@ -25,13 +25,15 @@ from kcnn.export import load_artifact  # noqa: E402
 from kcnn.export.predict import describe_prediction, read_image, top_k  # noqa: E402
 
 PROG = "kcnn-predict"
-flags.DEFINE_string("model", None, "a SavedModel directory, a .tflite or a .onnx file")
-flags.DEFINE_string("top_k", "3", "how many classes to print per image")
-FLAGS = flags.FLAGS
+# The runner's own flags, apart from absl's global FLAGS: kcnn-train defines flags of the same
+# names (--model_dir, --dataset, --model, ...) and the tests import both runners in one process.
+FLAGS = flags.FlagValues()
+flags.DEFINE_string("model", None, "a SavedModel directory, a .tflite or a .onnx file", flag_values=FLAGS)
+flags.DEFINE_string("top_k", "3", "how many classes to print per image", flag_values=FLAGS)
 
 
 def main(argv):
-    _cli.quiet_tensorflow(FLAGS)
+    _cli.quiet_tensorflow(flags.FLAGS)
     images = argv[1:]
     if FLAGS.model is None:
         _cli.fail(PROG, "--model: required (a SavedModel directory, a .tflite or a .onnx file)")
@@ -70,13 +72,11 @@ def _message(err: Exception, path: str) -> str:
 
 
 def parse_flags(argv):
-    try:
-        return FLAGS(argv)
-    except flags.Error as err:
-        _cli.fail(PROG, str(err))
+    return _cli.parse_flags(PROG, FLAGS, argv)
 
 
 def run():
+    _cli.adopt_flags(FLAGS)
     app.run(main, flags_parser=parse_flags)
 
 

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.tf_only
 
 def invoke(capsys, *argv):
     """Run kcnn-export in this process: (exit status, stdout, stderr lines)."""
+    cli.FLAGS.unparse_flags()
     flags.FLAGS.unparse_flags()
     code = 0
     try:
@@ -25,6 +26,7 @@ def invoke(capsys, *argv):
     except SystemExit as stop:
         code = stop.code
     finally:
+        cli.FLAGS.unparse_flags()
         flags.FLAGS.unparse_flags()
     out, err = capsys.readouterr()
     return code, out, err.strip().splitlines()

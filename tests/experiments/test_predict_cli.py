@@ -53,6 +53,7 @@ def images(tmp_path_factory, export_dir):
 
 
 def invoke(capsys, *argv):
+    cli.FLAGS.unparse_flags()
     flags.FLAGS.unparse_flags()
     code = 0
     try:
@@ -60,6 +61,7 @@ def invoke(capsys, *argv):
     except SystemExit as stop:
         code = stop.code
     finally:
+        cli.FLAGS.unparse_flags()
         flags.FLAGS.unparse_flags()
     out, err = capsys.readouterr()
     return code, out.strip().splitlines(), err.strip().splitlines()
