@@ -40,22 +40,28 @@ PROG = "kcnn-export"
 # The runner's own flags, apart from absl's global FLAGS: kcnn-train defines flags of the same
 # names (--model_dir, --dataset, --model, ...) and the tests import both runners in one process.
 FLAGS = flags.FlagValues()
-flags.DEFINE_string("model_dir", None, "a kcnn-train run directory (model.keras, config.json)", flag_values=FLAGS)
-flags.DEFINE_string("keras", None, "a .keras file (loaded with Keras' safe_mode on)", flag_values=FLAGS)
-flags.DEFINE_string("dataset", None, "with --keras: the dataset for calibration, verification, accuracy, class names", flag_values=FLAGS)
-flags.DEFINE_string("data_dir", None, "with --keras: where to look for the dataset first", flag_values=FLAGS)
-flags.DEFINE_string("train_split", None, "split the calibration images come from (default: the run's, or train)", flag_values=FLAGS)
-flags.DEFINE_string("test_split", None, "split for parity and accuracy (default: the run's, or test)", flag_values=FLAGS)
-flags.DEFINE_string("resize", None, f"with --keras --dataset: how the images were fitted to the model ({', '.join(RESIZE_MODES)}; default pad)", flag_values=FLAGS)
-flags.DEFINE_string("labels", None, "with --keras: a file of class names, one a line", flag_values=FLAGS)
-flags.DEFINE_list("formats", list(DEFAULT_FORMATS), f"comma list of {', '.join(EXPORT_FORMATS)} (tflite = float32)", flag_values=FLAGS)
-flags.DEFINE_string("output", "saved_models", "where <name>/<version>/ goes", flag_values=FLAGS)
-flags.DEFINE_string("name", None, "export name (default: the model's name)", flag_values=FLAGS)
-flags.DEFINE_string("version", None, "export version, a non-negative integer (default: the next one)", flag_values=FLAGS)
-flags.DEFINE_string("calibration_examples", "500", "training images calibrating the full-integer int8 modes", flag_values=FLAGS)
-flags.DEFINE_string("verify_examples", "1000", "test images on which every artifact is compared with Keras", flag_values=FLAGS)
-flags.DEFINE_string("test_examples", "0", "test images for accuracy (0: the whole test split)", flag_values=FLAGS)
-flags.DEFINE_string("latency_runs", "50", "batch-1 calls timed per artifact (the median is reported)", flag_values=FLAGS)
+STRING_FLAGS = {  # flag -> (default, help)
+    "model_dir": (None, "a kcnn-train run directory (model.keras, config.json)"),
+    "keras": (None, "a .keras file (loaded with Keras' safe_mode on)"),
+    "dataset": (None, "with --keras: the dataset for calibration, verification, accuracy and class names"),
+    "data_dir": (None, "with --keras: where to look for the dataset first"),
+    "train_split": (None, "split the calibration images come from (default: the run's, or train)"),
+    "test_split": (None, "split for parity and accuracy (default: the run's, or test)"),
+    "resize": (None, f"with --keras --dataset: how images were fitted to the model ({', '.join(RESIZE_MODES)}; "
+                     "default pad)"),
+    "labels": (None, "with --keras: a file of class names, one a line"),
+    "output": ("saved_models", "where <name>/<version>/ goes"),
+    "name": (None, "export name (default: the model's name)"),
+    "version": (None, "export version, a non-negative integer (default: the next one)"),
+    "calibration_examples": ("500", "training images calibrating the full-integer int8 modes"),
+    "verify_examples": ("1000", "test images on which every artifact is compared with Keras"),
+    "test_examples": ("0", "test images for accuracy (0: the whole test split)"),
+    "latency_runs": ("50", "batch-1 calls timed per artifact (the median is reported)"),
+}  # fmt: skip
+for _name, (_default, _help) in STRING_FLAGS.items():
+    flags.DEFINE_string(_name, _default, _help, flag_values=FLAGS)
+flags.DEFINE_list("formats", list(DEFAULT_FORMATS), f"comma list of {', '.join(EXPORT_FORMATS)} (tflite = float32)",
+                  flag_values=FLAGS)  # fmt: skip
 flags.DEFINE_bool("accuracy", True, "measure test accuracy (--noaccuracy skips it)", flag_values=FLAGS)
 flags.DEFINE_bool("overwrite", False, "replace an existing <output>/<name>/<version>/", flag_values=FLAGS)
 

@@ -6,7 +6,8 @@ Serving's ``<output>/<name>/<version>/`` layout; :func:`load_artifact` runs any 
 """
 
 from kcnn.export.exporter import (
-    ExportVerificationError, check_export, check_name, export_model, export_version, load_keras_model, next_version, take_examples,
+    ExportVerificationError, check_export, check_name, export_model, export_version, load_keras_model, next_version,
+    take_examples,
 )  # fmt: skip
 from kcnn.export.formats import (
     ALIASES, DEFAULT_FORMATS, EXPORT_FORMATS, FORMATS, TFLITE_MODES, ExportFormat, check_formats, get_format,
@@ -16,6 +17,7 @@ from kcnn.export.serving import Preprocessing, serving_model
 
 __all__ = [
     "ALIASES", "Artifact", "DEFAULT_FORMATS", "EXPORT_FORMATS", "ExportFormat", "ExportVerificationError", "FORMATS",
-    "Preprocessing", "TFLITE_MODES", "check_export", "check_formats", "check_name", "export_model", "export_version", "get_format",
+    "Preprocessing", "TFLITE_MODES", "check_export", "check_formats", "check_name", "export_model", "export_version",
+    "get_format",
     "load_artifact", "load_keras_model", "next_version", "read_labels", "serving_model", "take_examples",
 ]  # fmt: skip

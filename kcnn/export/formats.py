@@ -118,7 +118,7 @@ def get_format(name: str) -> ExportFormat:
 
 
 def check_formats(formats) -> list[str]:
-    """The canonical names of ``formats`` (aliases resolved, duplicates dropped), or ValueError naming the first unknown."""
+    """The canonical names of ``formats`` (aliases resolved, duplicates dropped); ValueError names an unknown one."""
     if isinstance(formats, str):
         formats = [f for f in formats.split(",") if f]
     unknown = [f for f in formats if ALIASES.get(f, f) not in FORMATS]

@@ -44,7 +44,8 @@ def _constants_as_numpy(model: keras.Model):
             layer.mean, layer.variance = mean, variance
 
 
-def write_onnx(model: keras.Model, path: str, preprocessing: Preprocessing | None = None, opset: int | None = None) -> None:
+def write_onnx(model: keras.Model, path: str, preprocessing: Preprocessing | None = None,
+               opset: int | None = None) -> None:  # fmt: skip
     """Write ``model`` as ONNX at ``path`` (uint8 images in, probabilities out)."""
     wrapped = serving_model(model, preprocessing, dtype="uint8")
     # An explicit signature: Keras' ONNX export otherwise insists on a model that has been called.

@@ -41,7 +41,8 @@ class Preprocessing:
     def __post_init__(self):
         shape = tuple(None if s is None else int(s) for s in self.image_shape)
         if len(shape) != 3 or shape[2] is None or any(s is not None and s <= 0 for s in shape):
-            raise ValueError(f"image_shape must be (height, width, channels) with positive sizes; got {self.image_shape!r}")
+            raise ValueError(f"image_shape must be (height, width, channels) with positive sizes; "
+                             f"got {self.image_shape!r}")  # fmt: skip
         if self.resize not in _pipeline.RESIZE_MODES:
             raise ValueError(f"resize must be one of {', '.join(_pipeline.RESIZE_MODES)}; got {self.resize!r}")
         object.__setattr__(self, "image_shape", shape)
@@ -79,7 +80,8 @@ class FitImages(keras.layers.Layer):
                 "channels": self.channels}  # fmt: skip
 
 
-def serving_model(model: keras.Model, preprocessing: Preprocessing | None = None, *, dtype: str = "uint8") -> keras.Model:
+def serving_model(model: keras.Model, preprocessing: Preprocessing | None = None, *,
+                  dtype: str = "uint8") -> keras.Model:  # fmt: skip
     """``model`` behind an input of ``dtype`` pixels (0..255) of ``preprocessing.image_shape``,
     fitted to the model's input inside the graph, returning float32 probabilities."""
     preprocessing = preprocessing or Preprocessing.for_model(model)

@@ -135,9 +135,11 @@ def to_markdown(report: dict) -> str:
         f"{report.get('test_examples') or 0} test images, latency: median of {report['latency']['runs']} batch-1 "
         f"calls after {report['latency']['warmup']} warm-up calls",
         "",
-        "| format | file | size | vs float32 | max abs diff | top-1 agreement | test accuracy | latency (ms) | targets |",
+        "| format | file | size | vs float32 | max abs diff | top-1 agreement | test accuracy | latency (ms) "
+        "| targets |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|",
-        f"| keras | model.keras | — | — | — | — | {_fmt(k.get('accuracy'), '.4f')} | {_fmt(k.get('latency_ms'), '.3f')} | — |",
+        f"| keras | model.keras | — | — | — | — | {_fmt(k.get('accuracy'), '.4f')} | "
+        f"{_fmt(k.get('latency_ms'), '.3f')} | — |",
     ]
     for name, a in report["artifacts"].items():
         file = os.path.basename(a["path"]) + ("/" if FORMATS[name].kind == "savedmodel" else "")

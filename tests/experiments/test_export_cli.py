@@ -90,7 +90,8 @@ def test_bad_flags_fail_fast_with_one_line(capsys, tmp_path, keras_files, args, 
 def test_export_a_run_versions_and_no_overwrite(capsys, tmp_path, lenet_run):
     output = tmp_path / "saved_models"
     args = [f"--model_dir={lenet_run}", f"--output={output}", "--formats=savedmodel,float32,int8",
-            "--calibration_examples=100", "--verify_examples=200", "--test_examples=400", "--latency_runs=3"]  # fmt: skip
+            "--calibration_examples=100", "--verify_examples=200", "--test_examples=400",
+            "--latency_runs=3"]  # fmt: skip
     code, out, err = invoke(capsys, *args)
     assert code == 0, err
     version = output / "lenet5" / "1"
@@ -116,7 +117,8 @@ def test_export_a_run_versions_and_no_overwrite(capsys, tmp_path, lenet_run):
 def test_export_a_keras_file_with_or_without_a_dataset(capsys, tmp_path, lenet_run):
     keras_file = os.path.join(lenet_run, "model.keras")
     code, out, err = invoke(capsys, f"--keras={keras_file}", "--dataset=fashion_mnist", "--test_split=test[:300]",
-                            f"--output={tmp_path}", "--name=shoes", "--formats=float32", "--latency_runs=3")  # fmt: skip
+                            f"--output={tmp_path}", "--name=shoes", "--formats=float32",
+                            "--latency_runs=3")  # fmt: skip
     assert code == 0, err
     report = json.loads((tmp_path / "shoes" / "1" / "export.json").read_text())
     assert report["test_examples"] == 300 and report["class_names"][-1] == "Ankle boot"

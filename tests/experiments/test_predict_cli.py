@@ -114,7 +114,7 @@ def test_bad_images_get_one_line_each_and_the_rest_are_predicted(capsys, export_
 )  # fmt: skip
 def test_bad_model_or_flags_exit_2_before_any_image(capsys, export_dir, images, tmp_path, args, words):
     directory, _ = export_dir
-    (directory / "broken.tflite").write_bytes(b"TFL3 but not really") if not (directory / "broken.tflite").exists() else None
+    (directory / "broken.tflite").write_bytes(b"TFL3 but not really")
     code, out, err = invoke(capsys, *(a.format(d=directory) for a in args), images[0][0])
     assert code == 2 and out == []
     assert len(err) == 1 and err[0].startswith(f"kcnn-predict: error: {words.format(d=directory)}"), err

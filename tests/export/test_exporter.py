@@ -120,7 +120,7 @@ def test_calibrated_modes_need_calibration_images(tmp_path):
 def test_missing_onnx_extra_is_named(monkeypatch):
     find_spec = formats.importlib.util.find_spec
     monkeypatch.setattr(formats.importlib.util, "find_spec", lambda name: None if "onnx" in name else find_spec(name))
-    with pytest.raises(ValueError, match=r"export format onnx needs tf2onnx, onnx, onnxruntime: pip install 'kcnn\[onnx\]'"):
+    with pytest.raises(ValueError, match=r"format onnx needs tf2onnx, onnx, onnxruntime: pip install 'kcnn\[onnx\]'"):
         kexport.check_export(small_model(), ["onnx"], class_names=NAMES, calibration=False, verification=True)
 
 

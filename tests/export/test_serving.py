@@ -89,8 +89,9 @@ def test_variable_size_datasets_serve_any_size(tmp_path):
 def test_segmentation_models_export_per_pixel(tmp_path):
     model = segmenter()
     masks = RNG.integers(0, 3, size=(6, 28, 28))
-    report = kexport.export_model(model, tmp_path / "seg", ["savedmodel", "float32", "int8"], class_names=["x", "y", "z"],
-                                  calibration_data=IMAGES_28, test_data=(IMAGES_28, masks), latency_runs=2)  # fmt: skip
+    report = kexport.export_model(model, tmp_path / "seg", ["savedmodel", "float32", "int8"],
+                                  class_names=["x", "y", "z"], calibration_data=IMAGES_28,
+                                  test_data=(IMAGES_28, masks), latency_runs=2)  # fmt: skip
     out = tf.saved_model.load(str(tmp_path / "seg")).signatures["serving_default"](images=tf.constant(IMAGES_28))
     assert out["probabilities"].shape == (6, 28, 28, 3) and out["classes"].shape == (6, 28, 28)
     assert "class_names" not in out
