@@ -66,7 +66,16 @@ def atomic_dir(path, overwrite: bool = False):
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
     try:
         yield tmp
-        if os.path.exists(path):
+        if not overwrite:
+            # rename(2) refuses a non-empty target: a directory that appeared while the
+            # work ran (another process exporting the same version) is not replaced.
+            try:
+                os.rename(tmp, path)
+            except OSError:
+                if os.path.exists(path):
+                    raise FileExistsError(f"{path} appeared while it was being written; nothing was replaced") from None
+                raise
+        elif os.path.exists(path):
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".old", dir=parent)
             os.rmdir(old)
             os.replace(path, old)

@@ -43,3 +43,14 @@ def test_atomic_write_json_handles_numpy(tmp_path):
 
     atomic_write_json(tmp_path / "x.json", {"a": np.float32(1.5), "b": np.arange(2)})
     assert (tmp_path / "x.json").read_text().replace(" ", "").replace("\n", "") == '{"a":1.5,"b":[0,1]}'
+
+
+def test_atomic_dir_does_not_replace_a_directory_that_appears_meanwhile(tmp_path):
+    """Two exports of the same new version: the second to finish fails, the first's files stay."""
+    target = tmp_path / "7"
+    with pytest.raises(FileExistsError, match="appeared while it was being written"):
+        with atomic_dir(target) as tmp:
+            open(os.path.join(tmp, "mine"), "w").write("2")
+            os.makedirs(target)
+            open(target / "theirs", "w").write("1")
+    assert os.listdir(target) == ["theirs"] and os.listdir(tmp_path) == ["7"]

@@ -1,81 +1,266 @@
-"""Export a trained classifier to several formats at once, verify each artifact, and
-move the whole export into place atomically.
+"""Export a trained model to several formats at once, verify each artifact, and move the
+whole export into place atomically.
 
-After writing, every artifact is reloaded and run on sample images; its outputs are
-compared with the Keras model's. An artifact outside its tolerance fails the export
-loudly and nothing is left behind.
+:func:`export_model` writes one export directory: the SavedModel (``saved_model.pb``,
+``variables/``, ``assets/labels.txt``) at its root, so the directory is a TensorFlow
+Serving version directory, beside it the TFLite and ONNX files of the requested
+formats, ``labels.txt``, ``export.json`` (the verification report and what the export
+takes) and ``report.md`` (the report as a Markdown table).
+
+:func:`export_version` puts it at ``<output>/<name>/<version>/`` with the next free
+integer version unless one is given; an existing version is never replaced unless
+``overwrite``. Everything is built in a hidden temporary sibling (which TensorFlow
+Serving ignores: it loads only all-digit directory names) and renamed into place.
+
+Every artifact is reloaded and measured (kcnn.export.verify). An artifact outside its
+format's hard tolerance (``max_abs_diff`` in kcnn.export.formats) fails the export and
+nothing is left behind; the other targets are reported as met or not met.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import time
 
 import keras
 import numpy as np
 
-from kcnn.export.savedmodel import LABELS_FILE, load_savedmodel_fn, write_labels, write_savedmodel
-from kcnn.export.tflite import tflite_fn, write_tflite
-from kcnn.io import atomic_dir, atomic_write_json
+from kcnn.export import verify
+from kcnn.export.formats import FORMATS, check_formats, missing_requirements
+from kcnn.export.onnx import write_onnx
+from kcnn.export.runtime import LABELS_FILE, load_artifact, write_labels
+from kcnn.export.savedmodel import write_savedmodel
+from kcnn.export.serving import Preprocessing, serving_model
+from kcnn.export.tflite import write_tflite
+from kcnn.io import atomic_dir, atomic_write_json, atomic_write_text
 
-__all__ = ["EXPORT_FORMATS", "ExportVerificationError", "export_model", "check_formats"]
+__all__ = ["ExportVerificationError", "export_model", "export_version", "next_version", "check_export", "check_name",
+           "load_keras_model", "take_examples"]  # fmt: skip
 
-# format -> (file name in the export directory, writer, loader, max abs difference allowed)
-_FORMATS = {
-    "savedmodel": ("savedmodel", write_savedmodel, load_savedmodel_fn, 1e-5),
-    "tflite": ("model.tflite", lambda m, p, _names: write_tflite(m, p), tflite_fn, 1e-4),
-}
-EXPORT_FORMATS = tuple(_FORMATS)
+REPORT_JSON, REPORT_MD = "export.json", "report.md"
 
 
 class ExportVerificationError(RuntimeError):
     """An exported artifact does not reproduce the Keras model."""
 
 
-def check_formats(formats) -> list[str]:
-    unknown = [f for f in formats if f not in _FORMATS]
-    if unknown:
-        raise ValueError(f"unknown export format {unknown[0]!r}; choose from {', '.join(EXPORT_FORMATS)}")
-    return list(dict.fromkeys(formats))
+def load_keras_model(path) -> keras.Model:
+    """Load a ``.keras`` file with Keras' safe_mode on: a file that would run arbitrary Python
+    code on loading (a Lambda layer's pickled function) is refused with ValueError."""
+    import kcnn.layers  # noqa: F401 - kcnn's registered layers, activations and initializers
+    import kcnn.models  # noqa: F401
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such file")
+    if not path.endswith(".keras"):
+        raise ValueError(f"{path}: not a .keras file")
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except ValueError as err:
+        if "safe_mode" in str(err) or "Lambda" in str(err):
+            raise ValueError(f"{path}: refused: it holds Python code (a Lambda layer) that would run on loading; "
+                             "kcnn loads .keras files with Keras' safe_mode on") from None  # fmt: skip
+        raise ValueError(f"{path}: cannot load: {_first_line(err)}") from None
+    except Exception as err:  # noqa: BLE001 - zip, h5 and JSON errors all mean a corrupt or foreign file
+        raise ValueError(f"{path}: cannot load: {type(err).__name__}: {_first_line(err)}") from None
+
+
+def _first_line(err) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def next_version(base: str) -> int:
+    """One more than the largest all-digit directory name in ``base`` (1 when there is none)."""
+    versions = [int(n) for n in (os.listdir(base) if os.path.isdir(base) else []) if re.fullmatch(r"\d+", n)]
+    return max(versions, default=0) + 1
+
+
+def take_examples(data, n: int | None = None, *, shuffle_seed: int | None = None):
+    """``(uint8 images, labels)`` of at most ``n`` examples (all when None) from a ``tf.data.Dataset``
+    of ``(image, label)`` pairs or of images, an ``(images, labels)`` tuple or an array of images
+    (labels None where there are none).
+
+    ``shuffle_seed``: a seeded random draw instead of the first ``n`` (a dataset is shuffled
+    with a 10,000-example buffer, so large splits are not read whole).
+    """
+    if data is None:
+        return None, None
+    labels = None
+    if isinstance(data, (tuple, list)):
+        images, labels = np.asarray(data[0]), None if data[1] is None else np.asarray(data[1])
+    elif isinstance(data, np.ndarray):
+        images = data
+    else:
+        ds = data if shuffle_seed is None else data.shuffle(10_000, seed=shuffle_seed)
+        batches = list((ds if n is None else ds.take(n)).batch(1024).as_numpy_iterator())
+        paired = isinstance(data.element_spec, tuple)
+        images = np.concatenate([b[0] if paired else b for b in batches]) if batches else np.zeros((0,), np.uint8)
+        labels = np.concatenate([b[1] for b in batches]) if paired and batches else None
+        shuffle_seed = None  # drawn already
+    if shuffle_seed is not None:
+        order = np.random.default_rng(shuffle_seed).permutation(len(images))
+        images, labels = images[order], None if labels is None else labels[order]
+    if n is not None:
+        images, labels = images[:n], None if labels is None else labels[:n]
+    return np.asarray(images).clip(0, 255).astype(np.uint8), labels
+
+
+def check_export(model: keras.Model, formats, *, class_names, calibration: bool, verification: bool,
+                 directory=None, overwrite: bool = False) -> list[str]:  # fmt: skip
+    """Everything :func:`export_model` would refuse, checked before any work: ValueError (or
+    FileExistsError for an existing ``directory``) naming the problem. Returns the formats."""
+    formats = check_formats(formats)
+    for name in formats:
+        fmt = FORMATS[name]
+        if missing := missing_requirements(fmt):
+            raise ValueError(f"export format {name} needs {', '.join(missing)}: pip install 'kcnn[{fmt.extra}]'")
+        if fmt.calibrate and not calibration:
+            raise ValueError(f"export format {name} needs calibration images from the training split (a representative "
+                             "dataset)")  # fmt: skip
+    if not verification:
+        raise ValueError("export needs images to verify the artifacts on (sample_images or test_data)")
+    classes = model.output_shape[-1]
+    if len(class_names) != classes:
+        raise ValueError(f"{len(class_names)} class names for a model with {classes} outputs")
+    if directory is not None and os.path.exists(directory) and not overwrite:
+        raise FileExistsError(f"{os.path.abspath(directory)} exists; pass overwrite to replace it")
+    return formats
+
+
+def _write(fmt, model, path, class_names, preprocessing, calibration_images):
+    if fmt.kind == "savedmodel":
+        write_savedmodel(model, path, class_names, preprocessing)
+    elif fmt.kind == "tflite":
+        write_tflite(model, path, fmt, preprocessing, calibration_images)
+    else:
+        write_onnx(model, path, preprocessing)
 
 
 def export_model(
-    model: keras.Model, directory, formats, *, class_names, sample_images: np.ndarray, overwrite: bool = False
+    model: keras.Model,
+    directory,
+    formats,
+    *,
+    class_names,
+    sample_images: np.ndarray | None = None,
+    preprocessing: Preprocessing | None = None,
+    calibration_data=None,
+    test_data=None,
+    calibration_examples: int = 500,
+    verify_examples: int = 1000,
+    test_examples: int | None = None,
+    latency_runs: int = 50,
+    overwrite: bool = False,
+    metadata: dict | None = None,
+    log=None,
 ) -> dict:
-    """Write ``formats`` of ``model`` into ``directory`` (uint8 image inputs), verified.
+    """Write ``formats`` of ``model`` into ``directory`` (a new directory), each verified.
 
-    ``sample_images`` (uint8, N x H x W x C) are run through every artifact; the report
-    (also written as ``export.json``) gives each file's path, size and max abs difference.
+    ``preprocessing``: the images the artifacts take (default: the model's input size).
+    ``calibration_data``: training images for the full-integer modes (a ``tf.data.Dataset`` of
+    ``(image, label)`` or a uint8 array), ``calibration_examples`` of them drawn at random (seed 0).
+    ``test_data``: the test split (dataset or ``(images, labels)``): the first
+    ``verify_examples`` are the parity images, the first ``test_examples`` (all when None)
+    measure accuracy. ``sample_images`` (uint8 N x H x W x C): parity images when there is
+    no test data. ``log``: a callable given one line per artifact as it is measured.
+    Returns the report, also written as ``export.json`` (and ``report.md``).
     """
-    formats = check_formats(formats)
-    sample_images = np.asarray(sample_images, dtype=np.uint8)
-    reference = keras.ops.convert_to_numpy(model(sample_images.astype(np.float32), training=False)).astype(np.float32)
     directory = os.path.abspath(os.fspath(directory))
-    report = {"model": model.name, "input_shape": list(model.input_shape[1:]), "artifacts": {}}
+    formats = check_export(model, formats, class_names=class_names, calibration=calibration_data is not None,
+                           verification=sample_images is not None or test_data is not None, directory=directory,
+                           overwrite=overwrite)  # fmt: skip
+    formats = [name for name in FORMATS if name in formats]  # table order: the SavedModel first, float32 before int8
+    preprocessing = preprocessing or Preprocessing.for_model(model)
+    test_images, test_labels = take_examples(test_data, test_examples)
+    parity = np.asarray(sample_images, np.uint8) if sample_images is not None else test_images[:verify_examples]
+    calibration_images = None
+    if any(FORMATS[f].calibrate for f in formats):
+        calibration_images, _ = take_examples(calibration_data, calibration_examples, shuffle_seed=0)
+    reference = verify.keras_reference(serving_model(model, preprocessing), parity, test_images, test_labels,
+                                       latency_runs=latency_runs)  # fmt: skip
+    report = {
+        "model": model.name,
+        "params": int(model.count_params()),
+        "input": {**preprocessing.to_dict(), "dtype": "uint8", "model_input_shape": list(model.input_shape[1:])},
+        "class_names": [str(c) for c in class_names],
+        "verified_on": int(len(parity)),
+        "test_examples": None if test_images is None else int(len(test_images)),
+        "calibration_examples": None if calibration_images is None else int(len(calibration_images)),
+        "latency": {"batch": 1, "runs": latency_runs, "warmup": 5, "statistic": "median", "unit": "ms"},
+        "keras": {"accuracy": reference["accuracy"], "latency_ms": reference["latency_ms"]},
+        "versions": {"keras": keras.__version__, "tensorflow": _tf_version()},
+        **(metadata or {}),
+        "artifacts": {},
+    }
     with atomic_dir(directory, overwrite=overwrite) as tmp:
-        for fmt in formats:
-            filename, write, load, tolerance = _FORMATS[fmt]
-            path = os.path.join(tmp, filename)
-            write(model, path, class_names)
-            got = load(path)(sample_images)
-            diff = float(np.max(np.abs(got - reference)))
-            agree = float(np.mean(got.argmax(-1) == reference.argmax(-1)))
-            if not diff <= tolerance:
-                raise ExportVerificationError(f"{fmt} export of {model.name} differs from the Keras model by {diff:.3g} "
-                                              f"(allowed {tolerance:g}) on {len(sample_images)} images")  # fmt: skip
-            report["artifacts"][fmt] = {
-                "path": os.path.join(directory, filename),
-                "bytes": _size(path),
-                "max_abs_diff": diff,
-                "top1_agreement": agree,
-                "tolerance": tolerance,
-                "verified_on": len(sample_images),
-            }
+        for name in formats:
+            fmt = FORMATS[name]
+            path = os.path.join(tmp, fmt.filename) if fmt.filename else tmp  # the SavedModel is the directory (first)
+            tic = time.time()
+            _write(fmt, model, path, class_names, preprocessing, calibration_images)
+            seconds = time.time() - tic
+            entry = verify.measure(load_artifact(path), reference, parity, test_images, test_labels,
+                                   latency_runs=latency_runs)  # fmt: skip
+            entry["path"] = os.path.join(directory, fmt.filename) if fmt.filename else directory
+            entry["export_seconds"] = round(seconds, 2)
+            if fmt.max_abs_diff is not None and not entry["max_abs_diff"] <= fmt.max_abs_diff:
+                raise ExportVerificationError(
+                    f"{name} export of {model.name} differs from the Keras model by {entry['max_abs_diff']:.3g} "
+                    f"(allowed {fmt.max_abs_diff:g}) on {len(parity)} images"
+                )
+            report["artifacts"][name] = entry
+            if log is not None:
+                log(_log_line(name, entry))
+        _finish_report(report)
         write_labels(os.path.join(tmp, LABELS_FILE), class_names)
-        atomic_write_json(os.path.join(tmp, "export.json"), report)
+        atomic_write_json(os.path.join(tmp, REPORT_JSON), report)
+        atomic_write_text(os.path.join(tmp, REPORT_MD), verify.to_markdown(report))
     return report
 
 
-def _size(path: str) -> int:
-    if os.path.isfile(path):
-        return os.path.getsize(path)
-    return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
+def _finish_report(report: dict) -> None:
+    """Size ratios to the float32 TFLite file, then every artifact's targets."""
+    float32 = report["artifacts"].get("float32")
+    for name, entry in report["artifacts"].items():
+        entry["size_ratio"] = entry["bytes"] / float32["bytes"] if float32 and FORMATS[name].kind == "tflite" else None
+        entry["targets"] = verify.evaluate_targets(FORMATS[name], entry)
+        entry["targets_met"] = all(t["met"] is not False for t in entry["targets"].values())
+
+
+def _log_line(name: str, e: dict) -> str:
+    acc = "" if e["accuracy"] is None else f", test accuracy {e['accuracy']:.4f}"
+    return (f"{name:12s} {e['bytes']:>10,} bytes, max |diff| {e['max_abs_diff']:.2g}, top-1 agreement "
+            f"{e['top1_agreement']:.4f}{acc}, {e['latency_ms']:.3f} ms")  # fmt: skip
+
+
+def _tf_version() -> str:
+    import tensorflow as tf
+
+    return tf.__version__
+
+
+def check_name(name: str) -> str:
+    """An export name is one path component: letters, digits, '.', '_' and '-'."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name or ""):
+        raise ValueError(f"an export name must be letters, digits, '.', '_' or '-'; got {name!r}")
+    return name
+
+
+def export_version(model: keras.Model, output, name: str, formats, *, version: int | None = None,
+                   overwrite: bool = False, **kwargs) -> dict:  # fmt: skip
+    """:func:`export_model` into ``<output>/<name>/<version>/`` (TensorFlow Serving's layout).
+
+    ``version`` None: the next integer after the existing versions. An existing version is
+    refused (FileExistsError) unless ``overwrite``.
+    """
+    check_name(name)
+    base = os.path.join(os.path.abspath(os.fspath(output)), name)
+    version = next_version(base) if version is None else int(version)
+    if version < 0:
+        raise ValueError(f"version must be a non-negative integer; got {version}")
+    metadata = {"name": name, "version": version, **(kwargs.pop("metadata", None) or {})}
+    return export_model(model, os.path.join(base, str(version)), formats, overwrite=overwrite, metadata=metadata,
+                        **kwargs)  # fmt: skip

@@ -1,9 +1,17 @@
-"""SavedModel export through Keras' ExportArchive, with uint8 serving signatures.
+"""SavedModel for TensorFlow Serving, through Keras' ExportArchive.
 
-``serving_default`` takes a batch of uint8 images (any batch size) and returns
-``probabilities`` and the top ``classes``; the model's own first layers (the
-Normalization stored at training time) do the preprocessing inside the graph.
-Class names are written to ``assets/labels.txt``.
+Written as the version directory of TensorFlow Serving's layout
+(``saved_models/<name>/<version>/saved_model.pb``, ``variables/``, ``assets/labels.txt``).
+Signatures, both for any batch size:
+
+* ``serving_default``: ``images`` uint8 (batch, H, W, C) -> ``probabilities`` float32,
+  ``classes`` int64 (the top class; per pixel for segmentation models) and, for
+  classifiers, ``class_names`` (string, the top class's name).
+* ``serving_float``: the same from float32 pixel values (0..255).
+
+H x W x C are the dataset's image size (kcnn.export.serving): images are fitted to the
+model's input inside the graph, and the model's first layer applies the training
+split's normalization, so a client sends raw pixels.
 """
 
 from __future__ import annotations
@@ -11,48 +19,38 @@ from __future__ import annotations
 import os
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-__all__ = ["write_savedmodel", "load_savedmodel_fn", "write_labels", "read_labels", "LABELS_FILE"]
+from kcnn.export.runtime import LABELS_FILE, write_labels
+from kcnn.export.serving import FitImages, Preprocessing
 
-LABELS_FILE = "labels.txt"
+__all__ = ["write_savedmodel", "SIGNATURES"]
 
-
-def write_labels(path, class_names) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("".join(f"{c}\n" for c in class_names))
+SIGNATURES = ("serving_default", "serving_float")
 
 
-def read_labels(path) -> list[str]:
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n") for line in f]
-
-
-def write_savedmodel(model: keras.Model, path: str, class_names) -> None:
-    """Write ``model`` as a SavedModel at ``path`` (a new directory) with uint8 and float signatures."""
-    shape = (None, *model.input_shape[1:])
-    archive = keras.export.ExportArchive()
-    archive.track(model)
+def write_savedmodel(model: keras.Model, path: str, class_names, preprocessing: Preprocessing | None = None) -> None:
+    """Write ``model`` with the serving signatures as a SavedModel at ``path``."""
+    preprocessing = preprocessing or Preprocessing.for_model(model)
+    target = tuple(model.input_shape[1:])
+    fit = None
+    if preprocessing.image_shape != target:
+        fit = FitImages(target[:2], preprocessing.resize, target[2], name="fit_images")
+    names = tf.constant([str(c) for c in class_names])
+    shape = (None, *preprocessing.image_shape)
 
     def outputs(images):
-        probs = tf.cast(model(images, training=False), tf.float32)
-        return {"probabilities": probs, "classes": tf.argmax(probs, axis=-1)}
+        x = tf.cast(images, tf.float32)
+        probs = tf.cast(model(fit(x) if fit is not None else x, training=False), tf.float32)
+        out = {"probabilities": probs, "classes": tf.argmax(probs, axis=-1)}
+        if probs.shape.rank == 2:
+            out["class_names"] = tf.gather(names, out["classes"])
+        return out
 
-    archive.add_endpoint(
-        "serving_default",
-        lambda images: outputs(tf.cast(images, tf.float32)),
-        input_signature=[tf.TensorSpec(shape, tf.uint8, name="images")],
-    )
-    archive.add_endpoint(
-        "serving_float", outputs, input_signature=[tf.TensorSpec(shape, tf.float32, name="images")]
-    )
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", outputs, input_signature=[tf.TensorSpec(shape, tf.uint8, name="images")])
+    archive.add_endpoint("serving_float", outputs, input_signature=[tf.TensorSpec(shape, tf.float32, name="images")])
     archive.write_out(path, verbose=False)
     os.makedirs(os.path.join(path, "assets"), exist_ok=True)
     write_labels(os.path.join(path, "assets", LABELS_FILE), class_names)
-
-
-def load_savedmodel_fn(path: str):
-    """A numpy function uint8 images -> probabilities, from the SavedModel's serving_default."""
-    fn = tf.saved_model.load(path).signatures["serving_default"]
-    return lambda images: fn(images=tf.constant(images, tf.uint8))["probabilities"].numpy().astype(np.float32)

@@ -1,54 +1,51 @@
-"""TFLite (LiteRT) export through Keras' ``model.export(format="litert")``.
+"""TFLite (LiteRT) files through Keras' ``model.export(format="litert", **converter)``.
 
-The exported graph takes uint8 images like the SavedModel's serving signature: a thin
-Keras wrapper casts them to float before the trained model (whose first layer holds the
-normalization). Runs through ai_edge_litert's interpreter when installed, else tf.lite's.
+The modes are rows of kcnn.export.formats' table (``float32``, ``float16``,
+``dynamic_int8``, ``int8``, ``int8_io``); their ``converter`` dicts are TFLiteConverter
+attributes, which Keras' LiteRT exporter sets on the converter it builds (including
+``representative_dataset``, ``target_spec.supported_ops`` and
+``inference_input_type`` / ``inference_output_type``), so nothing here converts by hand.
+
+* ``uint8`` interface: the exported graph takes uint8 pixels (a Cast inside the graph)
+  and returns float probabilities; for ``int8`` the converter puts a Quantize after the
+  Cast and a Dequantize before the output, everything between runs on int8 kernels.
+* ``int8`` interface (``int8_io``): the graph is exported from float pixels and the
+  converter replaces its input and output by int8 tensors; the input's quantization
+  comes from calibration (0..255 pixels: scale 1, zero point -128).
+
+Full-integer modes are calibrated on ``calibration_images``: uint8 training images as the
+dataset gives them, fitted and normalized by the graph itself, exactly as served.
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-__all__ = ["write_tflite", "tflite_fn", "uint8_model"]
+from kcnn.export.formats import ExportFormat
+from kcnn.export.serving import Preprocessing, serving_model
 
-
-def uint8_model(model: keras.Model) -> keras.Model:
-    """``model`` behind a uint8 image input."""
-    images = keras.Input(model.input_shape[1:], dtype="uint8", name="images")
-    return keras.Model(images, model(keras.ops.cast(images, "float32")), name=f"{model.name}_uint8")
+__all__ = ["write_tflite"]
 
 
-def write_tflite(model: keras.Model, path: str, **converter_kwargs) -> None:
-    """Write a float32 TFLite flatbuffer with a uint8 input at ``path``."""
-    uint8_model(model).export(path, format="litert", verbose=False, **converter_kwargs)
+def write_tflite(model: keras.Model, path: str, fmt: ExportFormat, preprocessing: Preprocessing | None = None,
+                 calibration_images: np.ndarray | None = None) -> None:  # fmt: skip
+    """Write ``model`` as the TFLite mode ``fmt`` at ``path``."""
+    if fmt.kind != "tflite":
+        raise ValueError(f"{fmt.name} is not a TFLite mode")
+    dtype = "float32" if fmt.io == "int8" else "uint8"
+    converter = dict(fmt.converter)
+    if fmt.calibrate:
+        if calibration_images is None or not len(calibration_images):
+            raise ValueError(f"TFLite mode {fmt.name} needs calibration images (a representative dataset)")
+        images = np.asarray(calibration_images, dtype=np.uint8)
 
+        def representative_dataset():
+            for image in images:
+                yield [image[None].astype(dtype)]
 
-def _interpreter(path: str):
-    try:
-        from ai_edge_litert.interpreter import Interpreter
-    except ImportError:
-        import warnings
-
-        import tensorflow as tf
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return tf.lite.Interpreter(model_path=path)
-    return Interpreter(model_path=path)
-
-
-def tflite_fn(path: str):
-    """A numpy function images -> outputs running the TFLite file (resizing the batch as needed)."""
-    interpreter = _interpreter(path)
-    inp = interpreter.get_input_details()[0]
-    out = interpreter.get_output_details()[0]
-
-    def run(images: np.ndarray) -> np.ndarray:
-        interpreter.resize_tensor_input(inp["index"], images.shape)
-        interpreter.allocate_tensors()
-        interpreter.set_tensor(inp["index"], images.astype(inp["dtype"]))
-        interpreter.invoke()
-        return interpreter.get_tensor(out["index"]).astype(np.float32)
-
-    return run
+        converter["representative_dataset"] = representative_dataset
+    serving = serving_model(model, preprocessing, dtype=dtype)
+    signature = [tf.TensorSpec((fmt.batch, *serving.input_shape[1:]), dtype, name="images")]
+    serving.export(path, format="litert", verbose=False, input_signature=signature, **converter)

@@ -42,8 +42,8 @@ def test_the_run_writes_every_artifact(finished_run):
     config, results = finished_run
     root = config.model_dir
     for name in ("config.json", "history.json", "history.csv", "learning_curves.png", "confusion_matrix.png",
-                 "model.keras", "results.json", "export/savedmodel/saved_model.pb", "export/model.tflite",
-                 "export/labels.txt", "export/export.json"):  # fmt: skip
+                 "model.keras", "results.json", "export/saved_model.pb", "export/model_float32.tflite",
+                 "export/labels.txt", "export/export.json", "export/report.md"):  # fmt: skip
         assert os.path.isfile(os.path.join(root, name)), name
     with open(os.path.join(root, "config.json")) as f:
         assert json.load(f) == config.to_dict()
@@ -57,8 +57,8 @@ def test_the_run_writes_every_artifact(finished_run):
 def test_exports_match_the_keras_model(finished_run):
     _, results = finished_run
     assert results["exports"]["savedmodel"]["max_abs_diff"] <= 1e-5
-    assert results["exports"]["tflite"]["max_abs_diff"] <= 1e-4
-    assert results["exports"]["tflite"]["top1_agreement"] == 1.0
+    assert results["exports"]["float32"]["max_abs_diff"] <= 1e-4  # "tflite" is the float32 mode's old name
+    assert results["exports"]["float32"]["top1_agreement"] == 1.0
 
 
 def test_the_saved_model_holds_the_training_mean(finished_run):

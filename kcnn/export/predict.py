@@ -1,0 +1,60 @@
+"""Predict with an exported artifact: read image files, check them, rank the classes.
+
+Images are read with Pillow and converted to the artifact's channels (``L`` for one,
+``RGB`` for three); their height and width must be what the artifact takes (the
+dataset's image size, kcnn.export.serving), or anything where it takes any size.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from kcnn.export.runtime import Artifact
+
+__all__ = ["read_image", "top_k", "describe_prediction"]
+
+
+def read_image(path: str, artifact: Artifact) -> np.ndarray:
+    """``path`` as a uint8 H x W x C array fit for ``artifact``; ValueError (saying what is wrong) otherwise."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not os.path.isfile(path):
+        raise ValueError("no such file" if not os.path.exists(path) else "not a file")
+    channels = artifact.image_shape[2]
+    if channels not in (1, 3):
+        raise ValueError(f"the model takes {channels}-channel images; only 1 (gray) or 3 (RGB) can be read from files")
+    try:
+        with Image.open(path) as img:
+            img.load()
+            array = np.asarray(img.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
+    except UnidentifiedImageError:
+        raise ValueError("not an image file Pillow can read (PNG, JPEG, BMP, GIF, ...)") from None
+    except (OSError, SyntaxError, ValueError) as err:  # truncated or damaged image data
+        raise ValueError(f"cannot read the image: {str(err).replace(path, 'the file')}") from None
+    if array.ndim == 2:
+        array = array[..., None]
+    if (problem := artifact.check_image(array)) is not None:
+        raise ValueError(problem)
+    return array
+
+
+def top_k(probabilities: np.ndarray, k: int, class_names=None) -> list[tuple[str, float]]:
+    """The ``k`` most probable classes of one image: ``[(name, probability), ...]``.
+
+    Segmentation outputs (H x W x classes) rank the classes by the share of pixels they win.
+    """
+    probabilities = np.asarray(probabilities, np.float64)
+    if probabilities.ndim > 1:
+        winners = probabilities.argmax(-1).ravel()
+        probabilities = np.bincount(winners, minlength=probabilities.shape[-1]) / winners.size
+    order = np.argsort(-probabilities, kind="stable")[:k]
+    names = class_names if class_names is not None else [str(i) for i in range(len(probabilities))]
+    return [(names[i] if i < len(names) else str(i), float(probabilities[i])) for i in order]
+
+
+def describe_prediction(ranked: list[tuple[str, float]], segmentation: bool = False) -> str:
+    if segmentation:
+        return "pixels: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in ranked)
+    return ", ".join(f"{name} {p:.4f}" for name, p in ranked)

@@ -1,0 +1,151 @@
+"""Verification of exported artifacts: parity with Keras, test accuracy, size, CPU latency.
+
+For every artifact the report gives:
+
+* ``bytes`` (a SavedModel: all its files) and ``size_ratio`` to the float32 TFLite file;
+* ``max_abs_diff`` (of the probabilities) and ``top1_agreement`` with the Keras model on
+  the parity images (the first N test images);
+* ``accuracy`` on the test images and ``accuracy_drop`` = Keras accuracy - artifact accuracy;
+* ``latency_ms``: median wall time of ``latency_runs`` single-image calls (batch 1) after
+  ``warmup`` calls, on this machine's CPU (TFLite and onnxruntime single-threaded);
+* ``targets``: each of the format's targets (kcnn.export.formats) with its value and
+  whether it is met.
+
+Segmentation models are measured per pixel (agreement and accuracy over all pixels,
+when the labels are masks of the output's size).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+import keras
+import numpy as np
+
+from kcnn.export.formats import FORMATS, ExportFormat
+from kcnn.export.runtime import Artifact
+
+__all__ = ["keras_reference", "measure", "evaluate_targets", "to_markdown", "directory_size", "accuracy"]
+
+
+def directory_size(path: str) -> int:
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
+
+
+def accuracy(probabilities: np.ndarray, labels) -> float | None:
+    """Top-1 accuracy (per pixel for segmentation); None when the labels do not fit the outputs."""
+    if labels is None:
+        return None
+    predicted = probabilities.argmax(-1)
+    labels = np.asarray(labels)
+    if labels.shape != predicted.shape:
+        return None
+    return float(np.mean(predicted == labels))
+
+
+def _latency_ms(run, image: np.ndarray, runs: int, warmup: int) -> float:
+    for _ in range(warmup):
+        run(image)
+    times = []
+    for _ in range(runs):
+        tic = time.perf_counter()
+        run(image)
+        times.append(time.perf_counter() - tic)
+    return 1000.0 * statistics.median(times)
+
+
+def keras_reference(serving: keras.Model, parity_images, test_images=None, test_labels=None, *, latency_runs: int = 50,
+                    warmup: int = 5) -> dict:  # fmt: skip
+    """The Keras model's outputs on the parity images, its test accuracy and batch-1 latency
+    (the serving model behind a ``tf.function``, as a TensorFlow program would call it)."""
+    import tensorflow as tf
+
+    def predict(images):
+        return serving.predict(images, batch_size=256, verbose=0).astype(np.float32)
+
+    parity = predict(parity_images)
+    test = predict(test_images) if test_images is not None and len(test_images) else None
+    call = tf.function(lambda x: serving(x, training=False))
+    latency = _latency_ms(lambda x: call(tf.constant(x)).numpy(), np.asarray(parity_images[:1]), latency_runs, warmup)
+    return {
+        "parity_outputs": parity,
+        "accuracy": accuracy(test, test_labels) if test is not None else None,
+        "latency_ms": latency,
+    }
+
+
+def measure(artifact: Artifact, reference: dict, parity_images, test_images=None, test_labels=None, *,
+            latency_runs: int = 50, warmup: int = 5) -> dict:  # fmt: skip
+    """Measure ``artifact`` against the Keras ``reference`` (:func:`keras_reference`)."""
+    got = artifact(np.asarray(parity_images, np.uint8))
+    want = reference["parity_outputs"]
+    entry = {
+        "path": artifact.path,
+        "bytes": directory_size(artifact.path),
+        "max_abs_diff": float(np.max(np.abs(got - want))),
+        "top1_agreement": float(np.mean(got.argmax(-1) == want.argmax(-1))),
+        "verified_on": int(len(parity_images)),
+        "accuracy": None,
+        "accuracy_drop": None,
+    }
+    if test_images is not None and len(test_images):
+        entry["accuracy"] = accuracy(artifact(np.asarray(test_images, np.uint8)), test_labels)
+        if entry["accuracy"] is not None and reference.get("accuracy") is not None:
+            entry["accuracy_drop"] = reference["accuracy"] - entry["accuracy"]
+    entry["latency_ms"] = _latency_ms(artifact, np.asarray(parity_images[:1], np.uint8), latency_runs, warmup)
+    return entry
+
+
+_TARGET_SENSE = {"max_abs_diff": "<=", "top1_agreement": ">=", "accuracy_drop": "<=", "size_ratio": "<="}
+
+
+def evaluate_targets(fmt: ExportFormat, entry: dict, targets: dict | None = None) -> dict:
+    """``{target: {"target": t, "value": v, "met": bool | None}}`` (None: not measured)."""
+    out = {}
+    for name, target in (fmt.targets if targets is None else targets).items():
+        value = entry.get(name)
+        met = None
+        if value is not None:
+            met = bool(value <= target + 1e-12) if _TARGET_SENSE[name] == "<=" else bool(value >= target - 1e-12)
+        out[name] = {"target": target, "value": value, "met": met}
+    return out
+
+
+def _fmt(value, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _target_text(targets: dict) -> str:
+    parts = []
+    for name, t in targets.items():
+        mark = {True: "met", False: "**NOT MET**", None: "not measured"}[t["met"]]
+        parts.append(f"{name} {_TARGET_SENSE[name]} {t['target']:g}: {mark}")
+    return "; ".join(parts) or "—"
+
+
+def to_markdown(report: dict) -> str:
+    """The report as a Markdown table, one row per artifact and one for the Keras model."""
+    k = report.get("keras", {})
+    lines = [
+        f"**{report['model']}** — parity on {report.get('verified_on', '?')} test images, accuracy on "
+        f"{report.get('test_examples') or 0} test images, latency: median of {report['latency']['runs']} batch-1 "
+        f"calls after {report['latency']['warmup']} warm-up calls",
+        "",
+        "| format | file | size | vs float32 | max abs diff | top-1 agreement | test accuracy | latency (ms) "
+        "| targets |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        f"| keras | model.keras | — | — | — | — | {_fmt(k.get('accuracy'), '.4f')} | "
+        f"{_fmt(k.get('latency_ms'), '.3f')} | — |",
+    ]
+    for name, a in report["artifacts"].items():
+        file = os.path.basename(a["path"]) + ("/" if FORMATS[name].kind == "savedmodel" else "")
+        lines.append(
+            f"| {name} | {file} | {a['bytes']:,} | {_fmt(a.get('size_ratio'), '.3f')} | {a['max_abs_diff']:.2e} | "
+            f"{a['top1_agreement']:.4f} | {_fmt(a.get('accuracy'), '.4f')} | {a['latency_ms']:.3f} | "
+            f"{_target_text(a.get('targets', {}))} |"
+        )
+    return "\n".join(lines) + "\n"
