@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from kcnn.data.augment import build_augmentation, makes_soft_labels
 
-__all__ = ["make_pipeline", "RESIZE_MODES", "epoch_seed"]
+__all__ = ["make_pipeline", "fit_images", "RESIZE_MODES", "epoch_seed"]
 
 RESIZE_MODES = ("pad", "bilinear", "nearest")
 
@@ -26,7 +26,11 @@ def epoch_seed(seed: int | None, epoch: int) -> int | None:
     return None if seed is None else (seed * 1_000_003 + epoch) % (2**31 - 1)
 
 
-def _prepare(image_size, resize: str, channels: int | None, num_classes: int | None) -> Callable:
+def fit_images(image_size, resize: str, channels: int | None, num_classes: int | None = None) -> Callable:
+    """``fn(images, labels)`` fitting (batches of) images to a model as the pipeline does: float32,
+    gray <-> RGB to ``channels``, padded/cropped or resized to ``image_size``; one-hot labels
+    with ``num_classes``. The serving graphs of kcnn.export call it too."""
+
     def prepare(image, label):
         if num_classes is not None:
             check = tf.debugging.assert_less(label, tf.cast(num_classes, label.dtype),
@@ -118,7 +122,7 @@ def make_pipeline(
             raise ValueError(f"skip_batches={skip_batches} but an epoch has only {batches} batches of {batch_size}")
         ds = ds.skip(skip_batches)
     # One vectorised map per batch: per-example maps cost more than the work they do.
-    prepare = _prepare(image_size, resize, channels, num_classes)
+    prepare = fit_images(image_size, resize, channels, num_classes)
 
     @tf.autograph.experimental.do_not_convert
     def batch_map(index, batch):

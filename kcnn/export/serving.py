@@ -25,7 +25,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from kcnn.data import pipeline as _pipeline
+from kcnn.data.pipeline import RESIZE_MODES, fit_images
 
 __all__ = ["Preprocessing", "FitImages", "serving_model"]
 
@@ -43,8 +43,8 @@ class Preprocessing:
         if len(shape) != 3 or shape[2] is None or any(s is not None and s <= 0 for s in shape):
             raise ValueError(f"image_shape must be (height, width, channels) with positive sizes; "
                              f"got {self.image_shape!r}")  # fmt: skip
-        if self.resize not in _pipeline.RESIZE_MODES:
-            raise ValueError(f"resize must be one of {', '.join(_pipeline.RESIZE_MODES)}; got {self.resize!r}")
+        if self.resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {', '.join(RESIZE_MODES)}; got {self.resize!r}")
         object.__setattr__(self, "image_shape", shape)
 
     @classmethod
@@ -67,7 +67,7 @@ class FitImages(keras.layers.Layer):
         self.channels = int(channels)
         # kcnn.data.pipeline's per-batch image preparation (cast, channels, pad / resize);
         # the label path is unused here.
-        self._fit = _pipeline._prepare(self.image_size, resize, self.channels, None)
+        self._fit = fit_images(self.image_size, resize, self.channels)
 
     def call(self, images):
         return self._fit(images, tf.zeros((), tf.int64))[0]

@@ -20,7 +20,7 @@ import keras
 import tensorflow as tf
 
 from kcnn import data as kdata
-from kcnn.export import check_formats, export_model
+from kcnn.export import Preprocessing, check_formats, export_model
 from kcnn.io import atomic_file, atomic_write_json
 from kcnn.registry import create_model, model_info
 from kcnn.training import finetune as ft
@@ -417,11 +417,11 @@ def _finish(run: _Run, history: dict, train_seconds: float) -> dict:
     with atomic_file(files.model, suffix=".keras") as tmp:
         run.model.save(tmp)
     if config.export.formats:
-        raw = kdata.make_pipeline(run.test_raw, batch_size=32, image_size=p.image_shape[:2], resize=config.data.resize,
-                                  channels=p.image_shape[2])  # fmt: skip
-        samples = next(iter(raw))[0].numpy().clip(0, 255).astype("uint8")
-        report = export_model(run.model, files.export, config.export.formats, class_names=p.dataset.class_names,
-                              sample_images=samples, overwrite=True)  # fmt: skip
+        report = export_model(
+            run.model, files.export, config.export.formats, class_names=p.dataset.class_names,
+            preprocessing=Preprocessing(p.dataset.image_shape, config.data.resize),
+            calibration_data=run.train_raw, test_data=run.test_raw, overwrite=True,
+        )  # fmt: skip
         results["exports"] = report["artifacts"]
     atomic_write_json(files.results, results)
     return results
