@@ -36,9 +36,9 @@ demo: install data
 # The whole suite under TensorFlow, then the zoo harness (every registered network up to 20M
 # parameters) and the layers under Keras' torch backend.
 test: install data
-	$(PY) -m pytest -q -n 2 --dist loadscope
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 	@if $(PY) -c "import torch" 2>/dev/null; then \
-	  KERAS_BACKEND=torch $(PY) -m pytest -q -n 2 --dist loadscope -m "not tf_only and not slow" tests/models/test_zoo.py tests/layers; \
+	  KERAS_BACKEND=torch $(PY) -m pytest -q -n 2 --dist loadgroup -m "not tf_only and not slow" tests/models/test_zoo.py tests/layers; \
 	else echo "kcnn: torch is not installed; the torch-backend pass is skipped (make test TORCH=torch==2.13.0 installs it)"; fi
 
 clean:

@@ -9,7 +9,7 @@ import tensorflow as tf
 from kcnn import data as kdata
 from kcnn.data import augment as kaug
 
-pytestmark = pytest.mark.tf_only
+pytestmark = [pytest.mark.tf_only, pytest.mark.xdist_group("augment")]
 
 # Every augmentation; RandAugment with one op because tracing Keras' RandAugment is slow (~1 s per op).
 ALL = ["flip", "crop:2", "erasing", "cutout", "mixup", "cutmix", "randaugment:1:5"]

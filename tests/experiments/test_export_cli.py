@@ -13,7 +13,7 @@ import kcnn
 from experiments import export as cli
 from tests.export.runs import trained_run
 
-pytestmark = pytest.mark.tf_only
+pytestmark = [pytest.mark.tf_only, pytest.mark.xdist_group("export_cli")]
 
 
 def invoke(capsys, *argv):

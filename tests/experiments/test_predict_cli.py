@@ -16,7 +16,7 @@ from kcnn import export as kexport
 from kcnn.export import formats, source
 from tests.export.runs import trained_run
 
-pytestmark = pytest.mark.tf_only
+pytestmark = [pytest.mark.tf_only, pytest.mark.xdist_group("predict_cli")]
 ARTIFACTS = {"savedmodel": "", "float32": "model_float32.tflite", "int8_io": "model_int8_io.tflite",
              "onnx": "model.onnx"}  # fmt: skip
 

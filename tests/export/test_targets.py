@@ -17,7 +17,7 @@ from kcnn import export as kexport
 from kcnn.export import formats, source
 from tests.export.runs import INT8_SIZE_RATIO, trained_run
 
-pytestmark = [pytest.mark.tf_only, pytest.mark.slow]
+pytestmark = [pytest.mark.tf_only, pytest.mark.slow, pytest.mark.xdist_group("export_targets")]
 
 FULL_INTEGER = ("int8", "int8_io")
 

@@ -9,6 +9,8 @@ from kcnn.layers import LocalResponseNormalization
 from kcnn.models.googlenet import (GOOGLENET_LOSS_WEIGHTS, GOOGLENET_TABLE1, TABLE1_PARAMS_K,
                                    googlenet_compile_kwargs)
 
+pytestmark = pytest.mark.xdist_group("googlenet")
+
 # Table 1's output sizes at 224x224.
 TABLE1_OUTPUTS = {
     "conv1_act": (112, 112, 64), "pool1": (56, 56, 64), "conv2_act": (56, 56, 192), "pool2": (28, 28, 192),

@@ -14,7 +14,7 @@ from kcnn.training import ConfigError, ExperimentConfig, train
 from kcnn.training.distribute import check_strategy
 from tests.training.distributed_run import config_dict
 
-pytestmark = [pytest.mark.tf_only, pytest.mark.multiprocess]
+pytestmark = [pytest.mark.tf_only, pytest.mark.multiprocess, pytest.mark.xdist_group("distribute")]
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 

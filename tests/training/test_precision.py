@@ -12,7 +12,7 @@ from kcnn.training.loop import TrainLoop
 from kcnn.training.losses import make_loss
 from kcnn.training.optimizers import make_optimizer
 
-pytestmark = pytest.mark.tf_only
+pytestmark = [pytest.mark.tf_only, pytest.mark.xdist_group("precision")]
 
 
 def losses_under(policy: str, steps: int = 4):

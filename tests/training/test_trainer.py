@@ -10,7 +10,7 @@ import pytest
 from kcnn.training import ConfigError, ExperimentConfig, plan, train
 from kcnn.training import trainer as trainer_module
 
-pytestmark = pytest.mark.tf_only
+pytestmark = [pytest.mark.tf_only, pytest.mark.xdist_group("trainer")]
 
 
 def small_config(model_dir, **train) -> ExperimentConfig:
