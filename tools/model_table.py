@@ -4,7 +4,9 @@
   python tools/model_table.py --family=resnet --runs=5
 
 Latency is CPU inference (``model.predict_on_batch``) at batch 1 and 32, the median of
-``--runs`` timed calls after one warm-up call. Depth counts the convolution and dense
+``--runs`` timed calls after one warm-up call. "published" is the figure
+the tests check (``total`` or ``trainable`` parameters; an ``M`` figure is the paper's
+rounding, checked within it). Depth counts the convolution and dense
 layers (projection shortcuts and SE layers included), not the paper's path length.
 """
 
@@ -39,6 +41,14 @@ def depth(model) -> int:
     return count
 
 
+def published(info) -> str:
+    """The published count the tests check, with its convention (total or trainable)."""
+    if info.params is None:
+        return ""
+    figure = f"{info.params / 1e6:g}M" if info.params_tolerance else f"{info.params:,}"
+    return f"{figure} {info.params_convention}"
+
+
 def latency_ms(model, shape, batch: int, runs: int) -> float:
     import numpy as np
 
@@ -60,8 +70,8 @@ def main(argv):
 
     names = FLAGS.models or kcnn.list_models(family=FLAGS.family)
     batches = [int(b) for b in FLAGS.batch_sizes]
-    head = "| model | family | params | weighted layers | input |"
-    rule = "|---|---|---:|---:|---|"
+    head = "| model | family | params | published (tested) | weighted layers | input |"
+    rule = "|---|---|---:|---:|---:|---|"
     if FLAGS.latency:
         head += "".join(f" latency b={b} (ms) |" for b in batches)
         rule += "---:|" * len(batches)
@@ -70,7 +80,7 @@ def main(argv):
     for name in names:
         info = kcnn.model_info(name)
         model = kcnn.create_model(name)
-        row = (f"| {name} | {info.family} | {model.count_params():,} | {depth(model)} | "
+        row = (f"| {name} | {info.family} | {model.count_params():,} | {published(info)} | {depth(model)} | "
                f"{'x'.join(str(s) for s in info.input_shape)} |")  # fmt: skip
         if FLAGS.latency:
             row += "".join(f" {latency_ms(model, info.input_shape, b, FLAGS.runs):.1f} |" for b in batches)

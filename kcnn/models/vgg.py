@@ -21,7 +21,7 @@ from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
 __all__ = ["VGG_CONFIGS", "VGGConfig", "vgg", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
-           "vgg19_bn"]
+           "vgg19_bn", "vgg_mini"]
 
 _PAPER = "Simonyan & Zisserman 2014, Very deep convolutional networks for large-scale image recognition"
 _BN = " with BatchNorm after every convolution (torchvision's vgg*_bn)"
@@ -43,10 +43,14 @@ VGG_CONFIGS = {
     "C": VGGConfig(((64, 64), (128, 128), (256, 256, (256, 1)), (512, 512, (512, 1)), (512, 512, (512, 1)))),
     "D": VGGConfig(((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))),
     "E": VGGConfig(((64, 64), (128, 128), (256, 256, 256, 256), (512, 512, 512, 512), (512, 512, 512, 512))),
+    # Not in the paper: the design rule (stacks of 3x3 convolutions, 2x2/2 pooling, channels
+    # doubling per block) at the size of 28x28 images; kcnn's Fashion-MNIST speed-run network.
+    "mini": VGGConfig(((32, 32), (64, 64))),
 }
 _IMAGENET = {"D": ImagenetSource("VGG16"), "E": ImagenetSource("VGG19")}
-_NAMES = {"A": "vgg11", "A-LRN": "vgg11_lrn", "B": "vgg13", "C": "vgg16_c", "D": "vgg16", "E": "vgg19"}
+_NAMES = {"A": "vgg11", "A-LRN": "vgg11_lrn", "B": "vgg13", "C": "vgg16_c", "D": "vgg16", "E": "vgg19", "mini": "vgg_mini"}
 VGG_MIN_SIZE = 32  # five 2x2/2 poolings
+_DEFAULT_SHAPE = {"mini": (28, 28, 1)}
 
 
 def vgg(
@@ -64,6 +68,7 @@ def vgg(
     kernel_initializer="glorot_uniform",
     maxout_pieces=2,
     dropout=0.5,
+    fc=(4096, 4096),
 ):
     """The VGG network of Table 1's ``config`` ("A", "A-LRN", "B", "C", "D" or "E").
 
@@ -77,12 +82,15 @@ def vgg(
     biases 0), or another Keras name in ``kcnn.blocks.KERNEL_INITIALIZERS``. ``activation``:
     relu (paper), sigmoid, tanh, leaky_relu, elu, maxout. Inputs are at least 32x32; the
     flatten top makes 32x32 inputs (CIFAR) a 1x1x512 map. ``weights="imagenet"`` exists for
-    D and E with ReLU and no BatchNorm (keras.applications' VGG16 / VGG19).
+    D and E with ReLU and no BatchNorm (keras.applications' VGG16 / VGG19). ``fc``: the
+    hidden fully connected layers' widths (the paper's two of 4096).
     """
     check_choice(config, tuple(VGG_CONFIGS), "config")
     check_activation(activation)
     spec = VGG_CONFIGS[config]
-    imagenet = _IMAGENET.get(config) if not batch_norm and activation == "relu" else None
+    fc = tuple(int(units) for units in fc)
+    paper_top = fc == (4096, 4096)
+    imagenet = _IMAGENET.get(config) if not batch_norm and activation == "relu" and paper_top else None
     kinit = kernel_initializer_for(kernel_initializer, keras.initializers.RandomNormal(0.0, 0.1))
     act = dict(activation=activation, maxout_pieces=maxout_pieces, kernel_initializer=kinit)
 
@@ -98,8 +106,8 @@ def vgg(
 
     def top(x, *, classes, classifier_activation):
         x = layers.Flatten(name="flatten")(x)
-        for j in (1, 2):
-            x = dense_act(x, 4096, name=f"fc{j}", **act)
+        for j, units in enumerate(fc, 1):
+            x = dense_act(x, units, name=f"fc{j}", **act)
             if dropout:
                 x = layers.Dropout(dropout, name=f"fc{j}_dropout")(x)
         return predictions(x, classes=classes, classifier_activation=classifier_activation, kernel_initializer=kinit)
@@ -107,8 +115,8 @@ def vgg(
     return build_classifier(
         name=name or _NAMES[config] + ("_bn" if batch_norm else ""), features=features, top=top, fixed_size=True,
         include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-        classes=classes, classifier_activation=classifier_activation, default_shape=(224, 224, 3),
-        min_size=VGG_MIN_SIZE, imagenet=imagenet,
+        classes=classes, classifier_activation=classifier_activation, default_shape=_DEFAULT_SHAPE.get(config, (224, 224, 3)),
+        min_size=2 ** len(spec.blocks), imagenet=imagenet,
     )  # fmt: skip
 
 
@@ -185,3 +193,19 @@ def vgg19_bn(include_top=True, weights=None, input_tensor=None, input_shape=None
     """VGG-19 (E) with BatchNorm after every convolution (torchvision's vgg19_bn)."""
     return vgg("E", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
                batch_norm=True, **knobs)
+
+
+@register_model(
+    "vgg_mini", family="vgg", input_shape=(28, 28, 1), small_input=(4, 4, 1), params=871_402,
+    paper="not in the paper: VGG's design rule (3x3 conv-BN-ReLU stacks, 2x2/2 pooling) sized for 28x28 images",
+    params_source="arithmetic, 10 classes: convs 320 + 9,248 + 18,496 + 36,928, BatchNorm 4 x (32 + 32 + 64 + 64), "
+                  "fc1 3,136 x 256 + 256, predictions 2,570",
+)  # fmt: skip
+def vgg_mini(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
+             classifier_activation="softmax", name="vgg_mini", **knobs):
+    """A small VGG-style network for 28x28 images (kcnn's, not the paper's): conv 32-32, pool,
+    conv 64-64, pool, each conv followed by BatchNorm and ReLU, then fc 256 with dropout 0.3.
+    The Fashion-MNIST speed-run preset trains it."""
+    knobs = {"batch_norm": True, "fc": (256,), "dropout": 0.3, "kernel_initializer": "he_normal", **knobs}
+    return vgg("mini", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
+               **knobs)

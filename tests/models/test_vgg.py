@@ -18,7 +18,7 @@ def _conv_params(config):
     return vgg(config, include_top=False, input_shape=(32, 32, 3)).count_params()
 
 
-@pytest.mark.parametrize("config", sorted(VGG_CONFIGS))
+@pytest.mark.parametrize("config", sorted(TABLE2_MILLIONS))
 def test_table2_parameter_counts(config):
     assert round((_conv_params(config) + FC_PARAMS) / 1e6) == TABLE2_MILLIONS[config]
 
@@ -34,7 +34,7 @@ def test_configuration_c_adds_three_1x1_convolutions_and_a_lrn_one_lrn():
     assert order[1:4] == ["block1_conv1", "block1_lrn", "block1_pool"]
     assert isinstance(lrn.get_layer("block1_lrn"), LocalResponseNormalization)
     assert _conv_params("A-LRN") == _conv_params("A")
-    with pytest.raises(ValueError, match="^`config` must be one of 'A', 'A-LRN', 'B', 'C', 'D', 'E'; Received: config='F'$"):
+    with pytest.raises(ValueError, match="^`config` must be one of 'A', 'A-LRN', 'B', 'C', 'D', 'E', 'mini'; Received: config='F'$"):
         vgg("F")
 
 
@@ -127,3 +127,13 @@ def test_dropout_paper_initialization_and_maxout():
     kernel = keras.ops.convert_to_numpy(model.get_layer("fc2").kernel)
     assert abs(kernel.std() - 0.1) < 2e-3  # §3.1: variance 10^-2
     assert model.get_layer("block3_conv2").filters == 512 and model.get_layer("block3_conv2_maxout").output.shape[-1] == 256
+
+
+def test_vgg_mini_layout_and_fc_knob():
+    model = kcnn.create_model("vgg_mini")
+    assert model.input_shape == (None, 28, 28, 1)
+    assert model.get_layer("block2_pool").output.shape[1:] == (7, 7, 64)
+    assert model.get_layer("fc1").output.shape[-1] == 256
+    assert "fc2" not in [layer.name for layer in model.layers]
+    with pytest.raises(ValueError, match="at least 4x4"):
+        kcnn.create_model("vgg_mini", input_shape=(3, 3, 1))
