@@ -54,16 +54,26 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {cpu}; keras {keras.__version__} ({keras.backend.backend()} backend)"
 
 
+def timed_fits(model, feeds: dict, steps: int, repeats: int, batch_size: int) -> dict:
+    """Median training images/s of ``model.fit`` over ``steps`` steps of each ``feeds[name]()``.
+
+    The feeds take turns in every repeat, so a slow spell of the machine (on shared cloud
+    CPUs the rate of a whole process can halve for a while) falls on all of them alike."""
+    for make_data in feeds.values():  # trace + warm up
+        model.fit(make_data(), steps_per_epoch=min(steps, 20), epochs=1, verbose=0, shuffle=False)
+    rates = {name: [] for name in feeds}
+    for _ in range(repeats):
+        for name, make_data in feeds.items():
+            data = make_data()
+            tic = time.perf_counter()
+            model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
+            rates[name].append(steps * batch_size / (time.perf_counter() - tic))
+    return {name: statistics.median(r) for name, r in rates.items()}
+
+
 def timed_fit(model, make_data, steps: int, repeats: int, batch_size: int) -> float:
     """Median training images/s of ``model.fit`` over ``steps`` steps of ``make_data()``."""
-    model.fit(make_data(), steps_per_epoch=min(steps, 20), epochs=1, verbose=0, shuffle=False)  # trace + warm up
-    rates = []
-    for _ in range(repeats):
-        data = make_data()
-        tic = time.perf_counter()
-        model.fit(data, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)
-        rates.append(steps * batch_size / (time.perf_counter() - tic))
-    return statistics.median(rates)
+    return timed_fits(model, {"data": make_data}, steps, repeats, batch_size)["data"]
 
 
 def compiled(name: str, shape, classes: int):
@@ -98,8 +108,8 @@ def pipeline_vs_memory() -> None:
     def memory():
         return tf.data.Dataset.from_tensor_slices((x, y)).repeat()
 
-    rate_memory = timed_fit(model, memory, FLAGS.steps, FLAGS.repeats, b)
-    rate_pipeline = timed_fit(model, pipeline, FLAGS.steps, FLAGS.repeats, b)
+    rates = timed_fits(model, {"memory": memory, "pipeline": pipeline}, FLAGS.steps, FLAGS.repeats, b)
+    rate_memory, rate_pipeline = rates["memory"], rates["pipeline"]
     print(f"{FLAGS.model} on {FLAGS.dataset}, batch {b}, {FLAGS.steps} steps x {FLAGS.repeats} (median); {machine()}")
     print(f"  (a) kcnn pipeline          {rate_pipeline:10.0f} images/s")
     print(f"  (b) pre-batched in memory  {rate_memory:10.0f} images/s")

@@ -100,3 +100,11 @@ def test_bad_arguments(kwargs, message):
 def test_unknown_normalization():
     with pytest.raises(ValueError, match="normalization must be one of"):
         kdata.normalization_layer("whiten", 1)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_parallel_calls_must_be_a_positive_integer(bad):
+    ds = tf.data.Dataset.from_tensor_slices((np.zeros((4, 8, 8, 1), np.uint8), np.zeros(4, np.int64)))
+    with pytest.raises(ValueError, match="parallel_calls must be a positive integer"):
+        kdata.make_pipeline(ds, batch_size=2, parallel_calls=bad)
+    assert len(list(kdata.make_pipeline(ds, batch_size=2, parallel_calls=1))) == 2
