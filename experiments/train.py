@@ -78,7 +78,7 @@ HELP = {
     "deterministic": "seeds plus TensorFlow op determinism: a resumed run ends with the same weights",
     "finetune": "start from a .weights.h5 file or 'imagenet'; see finetune.head_epochs / unfreeze / lr_factor",
     "seed": "random seed (data order, augmentation, initialization)",
-    "export": "comma list of export formats (savedmodel, tflite)",
+    "export": "comma list of export formats: savedmodel, float32 (= tflite), float16, dynamic_int8, int8, int8_io, onnx",
     "model_dir": "run directory: config, history, plots, checkpoints, model, exports",
 }
 for _name in FIELDS:
