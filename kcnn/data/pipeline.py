@@ -94,8 +94,8 @@ def make_pipeline(
     required by the label-mixing augmentations (mixup, cutmix).
     ``parallel_calls``: batches prepared at once (default: one per CPU core), two prefetched.
     tf.data's autotuning is off: on a 2-core machine it put a whole training process into a
-    half-speed mode in 3 of 6 benchmark runs (lenet5_modern on Fashion-MNIST: 2,500 instead
-    of 4,900 images/s), and fixed values gave 0.99-1.01 of in-memory speed in every run.
+    half-speed mode in 4 of 7 benchmark runs (lenet5_modern on Fashion-MNIST: 2,500 instead
+    of 4,900 images/s), and fixed values gave 0.98-1.01 of in-memory speed in every run.
     Shuffle order and augmentation are a pure function of ``(seed, epoch)``: batch ``b``
     of an epoch always gets the same examples and augmentation. ``skip_batches=k``
     resumes mid-epoch: the epoch's batches after its first ``k``, exactly as an

@@ -49,7 +49,6 @@ VGG_CONFIGS = {
 }
 _IMAGENET = {"D": ImagenetSource("VGG16"), "E": ImagenetSource("VGG19")}
 _NAMES = {"A": "vgg11", "A-LRN": "vgg11_lrn", "B": "vgg13", "C": "vgg16_c", "D": "vgg16", "E": "vgg19", "mini": "vgg_mini"}
-VGG_MIN_SIZE = 32  # five 2x2/2 poolings
 _DEFAULT_SHAPE = {"mini": (28, 28, 1)}
 
 

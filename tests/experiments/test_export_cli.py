@@ -7,10 +7,10 @@ import sys
 
 import keras
 import pytest
-from absl import flags
 
 import kcnn
 from experiments import export as cli
+from tests.experiments.runner import invoke_runner
 from tests.export.runs import trained_run
 
 pytestmark = [pytest.mark.tf_only, pytest.mark.xdist_group("export_cli")]
@@ -18,18 +18,7 @@ pytestmark = [pytest.mark.tf_only, pytest.mark.xdist_group("export_cli")]
 
 def invoke(capsys, *argv):
     """Run kcnn-export in this process: (exit status, stdout, stderr lines)."""
-    cli.FLAGS.unparse_flags()
-    flags.FLAGS.unparse_flags()
-    code = 0
-    try:
-        cli.main(cli.parse_flags(["kcnn-export", *argv]))
-    except SystemExit as stop:
-        code = stop.code
-    finally:
-        cli.FLAGS.unparse_flags()
-        flags.FLAGS.unparse_flags()
-    out, err = capsys.readouterr()
-    return code, out, err.strip().splitlines()
+    return invoke_runner(cli, "kcnn-export", capsys, *argv)
 
 
 @pytest.fixture(scope="module")

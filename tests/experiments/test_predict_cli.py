@@ -7,13 +7,13 @@ import sys
 
 import numpy as np
 import pytest
-from absl import flags
 from PIL import Image
 
 from experiments import predict as cli
 from kcnn import data as kdata
 from kcnn import export as kexport
 from kcnn.export import formats, source
+from tests.experiments.runner import invoke_runner
 from tests.export.runs import trained_run
 
 pytestmark = [pytest.mark.tf_only, pytest.mark.xdist_group("predict_cli")]
@@ -53,18 +53,8 @@ def images(tmp_path_factory, export_dir):
 
 
 def invoke(capsys, *argv):
-    cli.FLAGS.unparse_flags()
-    flags.FLAGS.unparse_flags()
-    code = 0
-    try:
-        cli.main(cli.parse_flags(["kcnn-predict", *argv]))
-    except SystemExit as stop:
-        code = stop.code
-    finally:
-        cli.FLAGS.unparse_flags()
-        flags.FLAGS.unparse_flags()
-    out, err = capsys.readouterr()
-    return code, out.strip().splitlines(), err.strip().splitlines()
+    code, out, err = invoke_runner(cli, "kcnn-predict", capsys, *argv)
+    return code, out.strip().splitlines(), err
 
 
 @pytest.mark.parametrize("name", list(ARTIFACTS))
