@@ -84,8 +84,9 @@ def parse_flags(prog: str, flag_values, argv):
 
     try:
         rest = flag_values(argv, known_only=True)
-        absl_flags = {f.name for module, fs in flags.FLAGS.flags_by_module_dict().items() if module.startswith("absl")
-                      for f in fs}  # fmt: skip
+        absl_flags = {
+            f.name for module, fs in flags.FLAGS.flags_by_module_dict().items() if module.startswith("absl") for f in fs
+        }
         absl_flags |= {f"no{name}" for name in absl_flags}
         for arg in rest[1:]:
             if arg == "--":

@@ -31,9 +31,18 @@ import numpy as np  # noqa: E402
 from kcnn.data.pipeline import RESIZE_MODES  # noqa: E402
 from kcnn.data.sources import parse_split  # noqa: E402
 from kcnn.export import (  # noqa: E402
-    DEFAULT_FORMATS, EXPORT_FORMATS, FORMATS, ExportVerificationError, check_export, check_formats, check_name,
-    export_version, next_version, source, take_examples,
-)  # fmt: skip
+    DEFAULT_FORMATS,
+    EXPORT_FORMATS,
+    FORMATS,
+    ExportVerificationError,
+    check_export,
+    check_formats,
+    check_name,
+    export_version,
+    next_version,
+    source,
+    take_examples,
+)
 
 PROG = "kcnn-export"
 
@@ -47,8 +56,10 @@ STRING_FLAGS = {  # flag -> (default, help)
     "data_dir": (None, "with --keras: where to look for the dataset first"),
     "train_split": (None, "split the calibration images come from (default: the run's, or train)"),
     "test_split": (None, "split for parity and accuracy (default: the run's, or test)"),
-    "resize": (None, f"with --keras --dataset: how images were fitted to the model ({', '.join(RESIZE_MODES)}; "
-                     "default pad)"),
+    "resize": (
+        None,
+        f"with --keras --dataset: how images were fitted to the model ({', '.join(RESIZE_MODES)}; default pad)",
+    ),
     "labels": (None, "with --keras: a file of class names, one a line"),
     "output": ("saved_models", "where <name>/<version>/ goes"),
     "name": (None, "export name (default: the model's name)"),
@@ -57,11 +68,12 @@ STRING_FLAGS = {  # flag -> (default, help)
     "verify_examples": ("1000", "test images on which every artifact is compared with Keras"),
     "test_examples": ("0", "test images for accuracy (0: the whole test split)"),
     "latency_runs": ("50", "batch-1 calls timed per artifact (the median is reported)"),
-}  # fmt: skip
+}
 for _name, (_default, _help) in STRING_FLAGS.items():
     flags.DEFINE_string(_name, _default, _help, flag_values=FLAGS)
-flags.DEFINE_list("formats", list(DEFAULT_FORMATS), f"comma list of {', '.join(EXPORT_FORMATS)} (tflite = float32)",
-                  flag_values=FLAGS)  # fmt: skip
+flags.DEFINE_list(
+    "formats", list(DEFAULT_FORMATS), f"comma list of {', '.join(EXPORT_FORMATS)} (tflite = float32)", flag_values=FLAGS
+)
 flags.DEFINE_bool("accuracy", True, "measure test accuracy (--noaccuracy skips it)", flag_values=FLAGS)
 flags.DEFINE_bool("overwrite", False, "replace an existing <output>/<name>/<version>/", flag_values=FLAGS)
 
@@ -114,8 +126,14 @@ def _source():
             if FLAGS[flag].value is not None and FLAGS.dataset is None:
                 raise UsageError(flag, "needs --dataset")
         load = lambda: source.from_keras(  # noqa: E731
-            FLAGS.keras, dataset=FLAGS.dataset, data_dir=FLAGS.data_dir, train_split=FLAGS.train_split or "train",
-            test_split=FLAGS.test_split or "test", resize=FLAGS.resize or "pad", labels=FLAGS.labels)  # fmt: skip
+            FLAGS.keras,
+            dataset=FLAGS.dataset,
+            data_dir=FLAGS.data_dir,
+            train_split=FLAGS.train_split or "train",
+            test_split=FLAGS.test_split or "test",
+            resize=FLAGS.resize or "pad",
+            labels=FLAGS.labels,
+        )
         model_flag = "keras"
     try:
         return load()
@@ -135,8 +153,10 @@ def plan():
         raise UsageError("formats", str(err)) from None
     if not formats:
         raise UsageError("formats", f"no formats given; choose from {', '.join(EXPORT_FORMATS)}")
-    numbers = {f: _int(f, m) for f, m in (("calibration_examples", 1), ("verify_examples", 1), ("test_examples", 0),
-                                          ("latency_runs", 1))}  # fmt: skip
+    numbers = {
+        f: _int(f, m)
+        for f, m in (("calibration_examples", 1), ("verify_examples", 1), ("test_examples", 0), ("latency_runs", 1))
+    }
     version = None if FLAGS.version is None else _int("version", 0)
     if FLAGS.name is not None:
         try:
@@ -158,8 +178,15 @@ def plan():
     version = next_version(base) if version is None else version
     directory = os.path.join(base, str(version))
     try:
-        check_export(src.model, formats, class_names=src.class_names, calibration=True, verification=True,
-                     directory=directory, overwrite=FLAGS.overwrite)  # fmt: skip
+        check_export(
+            src.model,
+            formats,
+            class_names=src.class_names,
+            calibration=True,
+            verification=True,
+            directory=directory,
+            overwrite=FLAGS.overwrite,
+        )
     except FileExistsError:
         raise UsageError("version", f"{directory} exists; pass --overwrite to replace it") from None
     except ValueError as err:
@@ -192,13 +219,22 @@ def main(argv):
     try:
         with _cli.held_stderr():
             report = export_version(
-                src.model, FLAGS.output, name, formats, version=version, overwrite=FLAGS.overwrite,
-                class_names=src.class_names, preprocessing=src.preprocessing,
+                src.model,
+                FLAGS.output,
+                name,
+                formats,
+                version=version,
+                overwrite=FLAGS.overwrite,
+                class_names=src.class_names,
+                preprocessing=src.preprocessing,
                 calibration_data=src.load(src.train_split) if calibrate else None,
-                calibration_examples=n["calibration_examples"], verify_examples=n["verify_examples"],
-                latency_runs=n["latency_runs"], metadata={"source": os.path.abspath(src.path)},
-                log=lambda line: print(f"  {line}", flush=True), **_verification_data(src, n),
-            )  # fmt: skip
+                calibration_examples=n["calibration_examples"],
+                verify_examples=n["verify_examples"],
+                latency_runs=n["latency_runs"],
+                metadata={"source": os.path.abspath(src.path)},
+                log=lambda line: print(f"  {line}", flush=True),
+                **_verification_data(src, n),
+            )
     except ExportVerificationError as err:
         print(f"{PROG}: error: {err}; nothing was written", file=sys.stderr)
         sys.exit(1)
@@ -208,8 +244,10 @@ def main(argv):
     for fmt, entry in report["artifacts"].items():
         for target, t in entry["targets"].items():
             if t["met"] is False:
-                print(f"{PROG}: warning: {fmt}: {target} {t['value']:.4g} misses its target {t['target']:g}",
-                      file=sys.stderr)  # fmt: skip
+                print(
+                    f"{PROG}: warning: {fmt}: {target} {t['value']:.4g} misses its target {t['target']:g}",
+                    file=sys.stderr,
+                )
     print(f"exported to {directory}")
 
 

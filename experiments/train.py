@@ -131,8 +131,10 @@ def main(argv):
 
 def print_summary(results: dict) -> None:
     done = " (already complete; --overwrite to retrain)" if results.get("already_complete") else ""
-    print(f"\n{results['model']} on {results['dataset']}: test accuracy {results['test_accuracy']:.4f} "
-          f"on {results['test_examples']} images after {results['epochs']} epochs{done}")  # fmt: skip
+    print(
+        f"\n{results['model']} on {results['dataset']}: test accuracy {results['test_accuracy']:.4f} "
+        f"on {results['test_examples']} images after {results['epochs']} epochs{done}"
+    )
     for name, path in results["artifacts"].items():
         print(f"  {name:18s} {path}")
     for fmt, a in results.get("exports", {}).items():

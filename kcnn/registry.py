@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["ModelInfo", "register_model", "get_model", "list_models", "create_model", "model_info"]
 

@@ -35,7 +35,9 @@ def pytest_collection_modifyitems(config, items):
     heavy = os.environ.get("KCNN_HEAVY_TESTS") == "1"
     for item in items:
         if "heavy" in item.keywords and not heavy:
-            item.add_marker(pytest.mark.skip(reason="registered 'heavy' (minutes on 2 cores); KCNN_HEAVY_TESTS=1 runs it"))
+            item.add_marker(
+                pytest.mark.skip(reason="registered 'heavy' (minutes on 2 cores); KCNN_HEAVY_TESTS=1 runs it")
+            )
         if keras.backend.backend() != "tensorflow" and "tf_only" in item.keywords:
             item.add_marker(pytest.mark.skip(reason=f"needs the tensorflow backend, running {keras.backend.backend()}"))
 

@@ -23,9 +23,12 @@ def assert_published_params(name: str) -> None:
     if info.params_tolerance:
         assert abs(got - info.params) <= info.params_tolerance * info.params, (
             f"{name}: {got:,} {info.params_convention} params, published {info.params:,} "
-            f"(+-{info.params_tolerance:.0%}, {info.params_source})")
+            f"(+-{info.params_tolerance:.0%}, {info.params_source})"
+        )
     else:
-        assert got == info.params, f"{name}: {got:,} {info.params_convention} params, published {info.params:,} ({info.params_source})"
+        assert got == info.params, (
+            f"{name}: {got:,} {info.params_convention} params, published {info.params:,} ({info.params_source})"
+        )
 
 
 def small_shape(name: str) -> tuple:
@@ -52,7 +55,9 @@ def assert_forward_gradients_and_round_trip(name: str, tmp_path, classes: int = 
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", run_eagerly=True)
     loss = model.train_on_batch(x, np.arange(8) % classes)
     assert np.isfinite(loss), f"{name}: non-finite training loss"
-    still = [w.path for w, b in zip(model.trainable_weights, before) if np.array_equal(keras.ops.convert_to_numpy(w), b)]
+    still = [
+        w.path for w, b in zip(model.trainable_weights, before) if np.array_equal(keras.ops.convert_to_numpy(w), b)
+    ]
     assert not still, f"{name}: no gradient reached {still[:5]}"
 
     path = tmp_path / f"{name}.keras"
@@ -61,7 +66,9 @@ def assert_forward_gradients_and_round_trip(name: str, tmp_path, classes: int = 
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(restored(x, training=False)),
         keras.ops.convert_to_numpy(model(x, training=False)),
-        rtol=1e-5, atol=1e-6, err_msg=f"{name}: .keras round trip changed the outputs",
+        rtol=1e-5,
+        atol=1e-6,
+        err_msg=f"{name}: .keras round trip changed the outputs",
     )
 
 

@@ -8,10 +8,9 @@ from kcnn.io import atomic_dir, atomic_file, atomic_write_json
 def test_atomic_file_replaces_only_on_success(tmp_path):
     target = tmp_path / "a.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_file(target) as tmp:
-            open(tmp, "w").write("half")
-            raise RuntimeError("crash")
+    with pytest.raises(RuntimeError), atomic_file(target) as tmp:
+        open(tmp, "w").write("half")
+        raise RuntimeError("crash")
     assert target.read_text() == "old" and os.listdir(tmp_path) == ["a.txt"]
     with atomic_file(target) as tmp:
         open(tmp, "w").write("new")
@@ -22,19 +21,17 @@ def test_atomic_dir_refuses_existing_without_overwrite(tmp_path):
     target = tmp_path / "d"
     with atomic_dir(target) as tmp:
         open(os.path.join(tmp, "f"), "w").write("1")
-    with pytest.raises(FileExistsError):
-        with atomic_dir(target):
-            pytest.fail("must refuse before yielding")
+    with pytest.raises(FileExistsError), atomic_dir(target):
+        pytest.fail("must refuse before yielding")
     with atomic_dir(target, overwrite=True) as tmp:
         open(os.path.join(tmp, "g"), "w").write("2")
     assert os.listdir(target) == ["g"] and os.listdir(tmp_path) == ["d"]
 
 
 def test_atomic_dir_leaves_nothing_on_failure(tmp_path):
-    with pytest.raises(ValueError):
-        with atomic_dir(tmp_path / "d") as tmp:
-            open(os.path.join(tmp, "f"), "w").write("1")
-            raise ValueError("boom")
+    with pytest.raises(ValueError), atomic_dir(tmp_path / "d") as tmp:
+        open(os.path.join(tmp, "f"), "w").write("1")
+        raise ValueError("boom")
     assert os.listdir(tmp_path) == []
 
 
@@ -48,9 +45,8 @@ def test_atomic_write_json_handles_numpy(tmp_path):
 def test_atomic_dir_does_not_replace_a_directory_that_appears_meanwhile(tmp_path):
     """Two exports of the same new version: the second to finish fails, the first's files stay."""
     target = tmp_path / "7"
-    with pytest.raises(FileExistsError, match="appeared while it was being written"):
-        with atomic_dir(target) as tmp:
-            open(os.path.join(tmp, "mine"), "w").write("2")
-            os.makedirs(target)
-            open(target / "theirs", "w").write("1")
+    with pytest.raises(FileExistsError, match="appeared while it was being written"), atomic_dir(target) as tmp:
+        open(os.path.join(tmp, "mine"), "w").write("2")
+        os.makedirs(target)
+        open(target / "theirs", "w").write("1")
     assert os.listdir(target) == ["theirs"] and os.listdir(tmp_path) == ["7"]

@@ -35,8 +35,12 @@ flags.DEFINE_integer("steps", 200, "timed steps per repeat")
 flags.DEFINE_integer("repeats", 3, "repeats; the median is reported")
 flags.DEFINE_string("precision", "float32", "float32 | mixed_float16 | mixed_bfloat16")
 flags.DEFINE_list("image_size", None, "HEIGHT,WIDTH for synthetic data (default: the model's; pipeline mode: 32,32)")
-flags.DEFINE_enum("mode", "model", ["model", "pipeline"], "model: a model's throughput (see --dataset); "
-                  "pipeline: kcnn.data.make_pipeline alone, no model")  # fmt: skip
+flags.DEFINE_enum(
+    "mode",
+    "model",
+    ["model", "pipeline"],
+    "model: a model's throughput (see --dataset); pipeline: kcnn.data.make_pipeline alone, no model",
+)
 flags.DEFINE_list("augment", [], "pipeline mode: augmentations, e.g. flip,crop:4 (the CIFAR recipe)")
 flags.DEFINE_integer("num_examples", 50_000, "pipeline mode: synthetic examples per epoch (CIFAR-10's training set)")
 FLAGS = flags.FLAGS
@@ -146,7 +150,8 @@ def synthetic_throughput() -> None:
         for _ in range(FLAGS.steps):
             model.predict_on_batch(x)
         infer.append(FLAGS.steps * b / (time.perf_counter() - tic))
-    print(f"{FLAGS.model} {shape}, batch {b}, {FLAGS.precision}, {FLAGS.steps} steps x {FLAGS.repeats} (median); {machine()}")
+    print(f"{FLAGS.model} {shape}, batch {b}, {FLAGS.precision}, {FLAGS.steps} steps x {FLAGS.repeats} (median)")
+    print(f"  machine: {machine()}")
     print(f"  training   {train_rate:10.1f} images/s")
     print(f"  inference  {statistics.median(infer):10.1f} images/s")
 
@@ -173,8 +178,16 @@ def pipeline_only() -> None:
 
     def epoch_rate(augment, epoch):
         tic = time.perf_counter()
-        pipe = kdata.make_pipeline(source, batch_size=b, training=True, seed=0, epoch=epoch, image_size=(height, width),
-                                   channels=3, augment=augment)  # fmt: skip
+        pipe = kdata.make_pipeline(
+            source,
+            batch_size=b,
+            training=True,
+            seed=0,
+            epoch=epoch,
+            image_size=(height, width),
+            channels=3,
+            augment=augment,
+        )
         n = sum(int(x.shape[0]) for x, _ in pipe)
         return n / (time.perf_counter() - tic)
 
@@ -184,13 +197,19 @@ def pipeline_only() -> None:
 
     rate_augmented = median_rate(FLAGS.augment)
     rate_plain = median_rate([])
-    print(f"make_pipeline alone (no model), training epochs of {len(labels)} {what}, batch {b}, "
-          f"median of {FLAGS.repeats} epochs after one warm-up; {machine()}")  # fmt: skip
+    print(
+        f"make_pipeline alone (no model), training epochs of {len(labels)} {what}, batch {b}, "
+        f"median of {FLAGS.repeats} epochs after one warm-up; {machine()}"
+    )
     print(f"  augment={','.join(FLAGS.augment) or '(none)'}  {rate_augmented:10.0f} images/s")
     print(f"  no augmentation  {rate_plain:10.0f} images/s")
-    print(f"  command: python tools/benchmark.py --mode=pipeline --dataset={FLAGS.dataset} "
-          f"--augment={','.join(FLAGS.augment)} --image_size={height},{width} --batch_size={b} --repeats={FLAGS.repeats}")
-    print("  compare: python tools/benchmark.py --model=resnet20 --image_size=32,32 --batch_size=128 (training images/s)")
+    print(
+        f"  command: python tools/benchmark.py --mode=pipeline --dataset={FLAGS.dataset} "
+        f"--augment={','.join(FLAGS.augment)} --image_size={height},{width} --batch_size={b} --repeats={FLAGS.repeats}"
+    )
+    print(
+        "  compare: python tools/benchmark.py --model=resnet20 --image_size=32,32 --batch_size=128 (training images/s)"
+    )
 
 
 def main(argv):

@@ -80,8 +80,10 @@ def main(argv):
     for name in names:
         info = kcnn.model_info(name)
         model = kcnn.create_model(name)
-        row = (f"| {name} | {info.family} | {model.count_params():,} | {published(info)} | {depth(model)} | "
-               f"{'x'.join(str(s) for s in info.input_shape)} |")  # fmt: skip
+        row = (
+            f"| {name} | {info.family} | {model.count_params():,} | {published(info)} | {depth(model)} | "
+            f"{'x'.join(str(s) for s in info.input_shape)} |"
+        )
         if FLAGS.latency:
             row += "".join(f" {latency_ms(model, info.input_shape, b, FLAGS.runs):.1f} |" for b in batches)
         print(row, flush=True)

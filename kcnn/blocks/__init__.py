@@ -8,16 +8,45 @@ from kcnn.blocks.conv import BN_EPSILON, conv_bn_act
 from kcnn.blocks.dense import dense_block, dense_layer, dense_transition
 from kcnn.blocks.inception import inception_module
 from kcnn.blocks.mobile import (
-    depthwise_separable_conv, inverted_residual, make_divisible, mbconv, stochastic_depth, stride2_padding,
-)  # fmt: skip
+    depthwise_separable_conv,
+    inverted_residual,
+    make_divisible,
+    mbconv,
+    stochastic_depth,
+    stride2_padding,
+)
 from kcnn.blocks.plain import ACTIVATIONS, KERNEL_INITIALIZERS, conv_act, dense_act
 from kcnn.blocks.residual import (
-    SHORTCUTS, residual_basic, residual_bottleneck, residual_preact_bottleneck, residual_shortcut,
-)  # fmt: skip
+    SHORTCUTS,
+    residual_basic,
+    residual_bottleneck,
+    residual_preact_bottleneck,
+    residual_shortcut,
+)
 
 __all__ = [
-    "ACTIVATIONS", "ATTENTIONS", "BN_EPSILON", "KERNEL_INITIALIZERS", "SHORTCUTS", "apply_attention", "conv_act",
-    "conv_bn_act", "dense_act", "dense_block", "dense_layer", "dense_transition", "depthwise_separable_conv",
-    "inception_module", "inverted_residual", "make_divisible", "mbconv", "residual_basic", "residual_bottleneck",
-    "residual_preact_bottleneck", "residual_shortcut", "squeeze_excite", "stochastic_depth", "stride2_padding",
-]  # fmt: skip
+    "ACTIVATIONS",
+    "ATTENTIONS",
+    "BN_EPSILON",
+    "KERNEL_INITIALIZERS",
+    "SHORTCUTS",
+    "apply_attention",
+    "conv_act",
+    "conv_bn_act",
+    "dense_act",
+    "dense_block",
+    "dense_layer",
+    "dense_transition",
+    "depthwise_separable_conv",
+    "inception_module",
+    "inverted_residual",
+    "make_divisible",
+    "mbconv",
+    "residual_basic",
+    "residual_bottleneck",
+    "residual_preact_bottleneck",
+    "residual_shortcut",
+    "squeeze_excite",
+    "stochastic_depth",
+    "stride2_padding",
+]

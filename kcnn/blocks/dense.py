@@ -22,13 +22,15 @@ def _bn_relu(x, name):
 
 
 def _conv(x, filters, kernel_size, name, dropout):
-    x = layers.Conv2D(filters, kernel_size, padding="same", use_bias=False, kernel_initializer="he_normal",
-                      name=f"{name}_conv")(x)  # fmt: skip
+    x = layers.Conv2D(
+        filters, kernel_size, padding="same", use_bias=False, kernel_initializer="he_normal", name=f"{name}_conv"
+    )(x)
     return layers.Dropout(dropout, name=f"{name}_drop")(x) if dropout else x
 
 
-def dense_layer(x, growth_rate: int, *, bottleneck: bool = True, bottleneck_width: int = 4, dropout: float = 0.0,
-                name: str):  # fmt: skip
+def dense_layer(
+    x, growth_rate: int, *, bottleneck: bool = True, bottleneck_width: int = 4, dropout: float = 0.0, name: str
+):
     """One layer of a dense block: [BN - ReLU - 1x1 conv to ``bottleneck_width * growth_rate``
     (the "B" of DenseNet-B)] - BN - ReLU - 3x3 conv to ``growth_rate``, concatenated to
     its input. ``dropout`` follows each conv (the paper uses 0.2 without augmentation)."""
@@ -40,13 +42,27 @@ def dense_layer(x, growth_rate: int, *, bottleneck: bool = True, bottleneck_widt
     return layers.Concatenate(name=f"{name}_concat")([x, y])
 
 
-def dense_block(x, num_layers: int, growth_rate: int, *, bottleneck: bool = True, bottleneck_width: int = 4,
-                dropout: float = 0.0, name: str):  # fmt: skip
+def dense_block(
+    x,
+    num_layers: int,
+    growth_rate: int,
+    *,
+    bottleneck: bool = True,
+    bottleneck_width: int = 4,
+    dropout: float = 0.0,
+    name: str,
+):
     """``num_layers`` dense layers ``{name}_block1`` ... ``{name}_block{num_layers}``; adds
     ``num_layers * growth_rate`` channels."""
     for i in range(1, num_layers + 1):
-        x = dense_layer(x, growth_rate, bottleneck=bottleneck, bottleneck_width=bottleneck_width, dropout=dropout,
-                        name=f"{name}_block{i}")  # fmt: skip
+        x = dense_layer(
+            x,
+            growth_rate,
+            bottleneck=bottleneck,
+            bottleneck_width=bottleneck_width,
+            dropout=dropout,
+            name=f"{name}_block{i}",
+        )
     return x
 
 

@@ -93,9 +93,14 @@ def depthwise_separable_conv(
     if strides != 1:
         x = layers.ZeroPadding2D(((0, 1), (0, 1)), name=f"{name}_pad")(x)
     x = layers.DepthwiseConv2D(
-        3, strides=strides, padding="same" if strides == 1 else "valid", depth_multiplier=depth_multiplier,
-        use_bias=False, depthwise_initializer=kernel_initializer, name=f"{name}_dw",
-    )(x)  # fmt: skip
+        3,
+        strides=strides,
+        padding="same" if strides == 1 else "valid",
+        depth_multiplier=depth_multiplier,
+        use_bias=False,
+        depthwise_initializer=kernel_initializer,
+        name=f"{name}_dw",
+    )(x)
     x = _bn(x, bn_epsilon, bn_momentum, f"{name}_dw_bn")
     x = layers.Activation(activation, name=f"{name}_dw_relu")(x)
     x = layers.Conv2D(filters, 1, use_bias=False, kernel_initializer=kernel_initializer, name=f"{name}_pw")(x)
@@ -104,31 +109,67 @@ def depthwise_separable_conv(
 
 
 # Suffixes of the two keras.applications namings of the same inverted bottleneck.
-_V2_NAMES = dict(expand="expand", expand_bn="expand_BN", expand_act="expand_relu", pad="pad", dw="depthwise",
-                 dw_bn="depthwise_BN", dw_act="depthwise_relu", project="project", project_bn="project_BN")  # fmt: skip
-_MBCONV_NAMES = dict(expand="expand_conv", expand_bn="expand_bn", expand_act="expand_activation", pad="dwconv_pad",
-                     dw="dwconv", dw_bn="bn", dw_act="activation", project="project_conv", project_bn="project_bn")  # fmt: skip
+_V2_NAMES = dict(
+    expand="expand",
+    expand_bn="expand_BN",
+    expand_act="expand_relu",
+    pad="pad",
+    dw="depthwise",
+    dw_bn="depthwise_BN",
+    dw_act="depthwise_relu",
+    project="project",
+    project_bn="project_BN",
+)
+_MBCONV_NAMES = dict(
+    expand="expand_conv",
+    expand_bn="expand_bn",
+    expand_act="expand_activation",
+    pad="dwconv_pad",
+    dw="dwconv",
+    dw_bn="bn",
+    dw_act="activation",
+    project="project_conv",
+    project_bn="project_bn",
+)
 
 
 def _inverted_bottleneck(
-    x, filters, *, expansion, kernel_size, strides, activation, attention, drop_rate, id_skip, bn_epsilon,
-    bn_momentum, kernel_initializer, suffix, name,
-):  # fmt: skip
+    x,
+    filters,
+    *,
+    expansion,
+    kernel_size,
+    strides,
+    activation,
+    attention,
+    drop_rate,
+    id_skip,
+    bn_epsilon,
+    bn_momentum,
+    kernel_initializer,
+    suffix,
+    name,
+):
     """Expand (1x1) - depthwise (kxk) - [attention] - project (1x1, linear) - [drop] - [add]."""
     inputs = x
     filters_in = x.shape[-1]
     n = {k: f"{name}_{v}" for k, v in suffix.items()}
     if expansion != 1:
-        x = layers.Conv2D(filters_in * expansion, 1, use_bias=False, kernel_initializer=kernel_initializer,
-                          name=n["expand"])(x)  # fmt: skip
+        x = layers.Conv2D(
+            filters_in * expansion, 1, use_bias=False, kernel_initializer=kernel_initializer, name=n["expand"]
+        )(x)
         x = _bn(x, bn_epsilon, bn_momentum, n["expand_bn"])
         x = layers.Activation(activation, name=n["expand_act"])(x)
     if strides != 1:
         x = layers.ZeroPadding2D(stride2_padding(x, kernel_size), name=n["pad"])(x)
     x = layers.DepthwiseConv2D(
-        kernel_size, strides=strides, padding="same" if strides == 1 else "valid", use_bias=False,
-        depthwise_initializer=kernel_initializer, name=n["dw"],
-    )(x)  # fmt: skip
+        kernel_size,
+        strides=strides,
+        padding="same" if strides == 1 else "valid",
+        use_bias=False,
+        depthwise_initializer=kernel_initializer,
+        name=n["dw"],
+    )(x)
     x = _bn(x, bn_epsilon, bn_momentum, n["dw_bn"])
     x = layers.Activation(activation, name=n["dw_act"])(x)
     if attention is not None:
@@ -167,10 +208,21 @@ def inverted_residual(
     ``drop_rate`` > 0, stochastic depth, which the paper does not use).
     """
     return _inverted_bottleneck(
-        x, filters, expansion=expansion, kernel_size=kernel_size, strides=strides, activation=activation,
-        attention=None, drop_rate=drop_rate, id_skip=True, bn_epsilon=bn_epsilon, bn_momentum=bn_momentum,
-        kernel_initializer=kernel_initializer, suffix=_V2_NAMES, name=name,
-    )  # fmt: skip
+        x,
+        filters,
+        expansion=expansion,
+        kernel_size=kernel_size,
+        strides=strides,
+        activation=activation,
+        attention=None,
+        drop_rate=drop_rate,
+        id_skip=True,
+        bn_epsilon=bn_epsilon,
+        bn_momentum=bn_momentum,
+        kernel_initializer=kernel_initializer,
+        suffix=_V2_NAMES,
+        name=name,
+    )
 
 
 def mbconv(
@@ -220,7 +272,18 @@ def mbconv(
     else:
         raise ValueError(f"{name}: attention must be None, 'se' or a callable; Received: attention={attention!r}")
     return _inverted_bottleneck(
-        x, filters, expansion=expand_ratio, kernel_size=kernel_size, strides=strides, activation=activation,
-        attention=attend, drop_rate=drop_rate, id_skip=id_skip, bn_epsilon=bn_epsilon, bn_momentum=bn_momentum,
-        kernel_initializer=kernel_initializer, suffix=_MBCONV_NAMES, name=name,
-    )  # fmt: skip
+        x,
+        filters,
+        expansion=expand_ratio,
+        kernel_size=kernel_size,
+        strides=strides,
+        activation=activation,
+        attention=attend,
+        drop_rate=drop_rate,
+        id_skip=id_skip,
+        bn_epsilon=bn_epsilon,
+        bn_momentum=bn_momentum,
+        kernel_initializer=kernel_initializer,
+        suffix=_MBCONV_NAMES,
+        name=name,
+    )

@@ -13,13 +13,27 @@ from keras import layers
 
 from kcnn.layers import Maxout
 
-__all__ = ["ACTIVATIONS", "KERNEL_INITIALIZERS", "check_choice", "check_activation", "kernel_initializer_for",
-           "conv_act", "dense_act"]
+__all__ = [
+    "ACTIVATIONS",
+    "KERNEL_INITIALIZERS",
+    "check_choice",
+    "check_activation",
+    "kernel_initializer_for",
+    "conv_act",
+    "dense_act",
+]
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "maxout")
 # "paper": the family's own initialization (its builder says which); the others are Keras names.
-KERNEL_INITIALIZERS = ("paper", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
-                       "lecun_normal")
+KERNEL_INITIALIZERS = (
+    "paper",
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+)
 
 
 def check_choice(value, allowed, arg: str) -> None:
@@ -84,10 +98,17 @@ def conv_act(
         padding = "valid"
     inline = not batch_norm and pieces == 1
     x = layers.Conv2D(
-        filters * pieces, kernel_size, strides=strides, padding=padding, groups=groups,
-        activation=activation if inline else None, kernel_initializer=kernel_initializer,
-        bias_initializer=bias_initializer, kernel_constraint=kernel_constraint, name=name,
-    )(x)  # fmt: skip
+        filters * pieces,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        groups=groups,
+        activation=activation if inline else None,
+        kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer,
+        kernel_constraint=kernel_constraint,
+        name=name,
+    )(x)
     if batch_norm:
         x = layers.BatchNormalization(epsilon=bn_epsilon, momentum=bn_momentum, name=f"{name}_bn")(x)
     if pieces > 1:
@@ -97,10 +118,23 @@ def conv_act(
     return x
 
 
-def dense_act(x, units: int, *, activation="relu", maxout_pieces: int = 2, kernel_initializer="glorot_uniform",
-              bias_initializer="zeros", name: str):
+def dense_act(
+    x,
+    units: int,
+    *,
+    activation="relu",
+    maxout_pieces: int = 2,
+    kernel_initializer="glorot_uniform",
+    bias_initializer="zeros",
+    name: str,
+):
     """Dense ``name`` with ``activation`` inside; "maxout" gives ``pieces x units`` outputs then ``{name}_maxout``."""
     pieces = _pieces(activation, maxout_pieces)
-    x = layers.Dense(units * pieces, activation=None if pieces > 1 else activation,
-                     kernel_initializer=kernel_initializer, bias_initializer=bias_initializer, name=name)(x)
+    x = layers.Dense(
+        units * pieces,
+        activation=None if pieces > 1 else activation,
+        kernel_initializer=kernel_initializer,
+        bias_initializer=bias_initializer,
+        name=name,
+    )(x)
     return Maxout(pieces, name=f"{name}_maxout")(x) if pieces > 1 else x

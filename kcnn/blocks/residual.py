@@ -49,8 +49,17 @@ def _conv(x, filters, kernel_size, *, strides=1, relu=True, use_bias=False, gamm
         if kernel_size > 1:
             x = layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x)
         padding = "valid"
-    x = conv_bn_act(x, filters, kernel_size, strides=strides, padding=padding, activation=None, use_bn=False,
-                    use_bias=use_bias, name=name)  # fmt: skip
+    x = conv_bn_act(
+        x,
+        filters,
+        kernel_size,
+        strides=strides,
+        padding=padding,
+        activation=None,
+        use_bn=False,
+        use_bias=use_bias,
+        name=name,
+    )
     gamma = "ones" if gamma_init == 1 else keras.initializers.Constant(float(gamma_init))
     x = layers.BatchNormalization(epsilon=BN_EPSILON, gamma_initializer=gamma, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
@@ -60,22 +69,41 @@ def _needs_projection(x, filters, shortcut) -> bool:
     return shortcut == "C" or (shortcut == "B" and x.shape[-1] != filters)
 
 
-def residual_shortcut(x, filters: int, *, stride: int = 1, shortcut: str = "B", use_bias: bool = False,
-                      use_bn: bool = True, name: str):  # fmt: skip
+def residual_shortcut(
+    x, filters: int, *, stride: int = 1, shortcut: str = "B", use_bias: bool = False, use_bn: bool = True, name: str
+):
     """The shortcut branch of a block whose residual branch ends with ``filters`` channels
     at ``stride``: the identity, option A's ``{name}_0_shortcut`` (no parameters), or a 1x1
     projection ``{name}_0_conv`` (+ ``{name}_0_bn`` unless ``use_bn=False``)."""
     _check(shortcut)
     if _needs_projection(x, filters, shortcut):
-        return conv_bn_act(x, filters, 1, strides=stride, padding="valid", activation=None, use_bn=use_bn,
-                           use_bias=use_bias, name=f"{name}_0")  # fmt: skip
+        return conv_bn_act(
+            x,
+            filters,
+            1,
+            strides=stride,
+            padding="valid",
+            activation=None,
+            use_bn=use_bn,
+            use_bias=use_bias,
+            name=f"{name}_0",
+        )
     if stride == 1 and x.shape[-1] == filters:
         return x
     return ZeroPadShortcut(filters, stride, name=f"{name}_0_shortcut")(x)
 
 
-def residual_basic(x, filters: int, *, stride: int = 1, shortcut: str = "B", attention=None,
-                   use_bias: bool = False, last_gamma_init: float = 1.0, name: str):  # fmt: skip
+def residual_basic(
+    x,
+    filters: int,
+    *,
+    stride: int = 1,
+    shortcut: str = "B",
+    attention=None,
+    use_bias: bool = False,
+    last_gamma_init: float = 1.0,
+    name: str,
+):
     """Basic block (He et al. 2015, Fig. 2 left; ResNet-18/34 and the CIFAR ResNets):
     3x3 conv (stride ``stride``) - BN - ReLU - 3x3 conv - BN [- attention], plus the
     shortcut, then ReLU. Output ``filters`` channels, layer ``{name}_out``.
@@ -93,9 +121,19 @@ def residual_basic(x, filters: int, *, stride: int = 1, shortcut: str = "B", att
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def residual_bottleneck(x, filters: int, *, stride: int = 1, expansion: int = 4, stride_on: str = "1x1",
-                        shortcut: str = "B", attention=None, use_bias: bool = False, last_gamma_init: float = 1.0,
-                        name: str):  # fmt: skip
+def residual_bottleneck(
+    x,
+    filters: int,
+    *,
+    stride: int = 1,
+    expansion: int = 4,
+    stride_on: str = "1x1",
+    shortcut: str = "B",
+    attention=None,
+    use_bias: bool = False,
+    last_gamma_init: float = 1.0,
+    name: str,
+):
     """Bottleneck block (He et al. 2015, Fig. 5 right; ResNet-50/101/152): 1x1 conv to
     ``filters`` - 3x3 conv - 1x1 conv to ``expansion * filters``, each followed by BN and
     all but the last by ReLU [- attention], plus the shortcut, then ReLU.
@@ -110,16 +148,26 @@ def residual_bottleneck(x, filters: int, *, stride: int = 1, expansion: int = 4,
     s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
     residual = _conv(x, filters, 1, strides=s1, use_bias=use_bias, name=f"{name}_1")
     residual = _conv(residual, filters, 3, strides=s3, use_bias=use_bias, name=f"{name}_2")
-    residual = _conv(residual, expansion * filters, 1, relu=False, use_bias=use_bias, gamma_init=last_gamma_init,
-                     name=f"{name}_3")  # fmt: skip
+    residual = _conv(
+        residual, expansion * filters, 1, relu=False, use_bias=use_bias, gamma_init=last_gamma_init, name=f"{name}_3"
+    )
     residual = apply_attention(residual, attention, name=name)
     identity = residual_shortcut(x, expansion * filters, stride=stride, shortcut=shortcut, use_bias=use_bias, name=name)
     x = layers.Add(name=f"{name}_add")([identity, residual])
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def residual_preact_bottleneck(x, filters: int, *, stride: int = 1, expansion: int = 4, stride_on: str = "3x3",
-                               shortcut: str = "B", attention=None, name: str):  # fmt: skip
+def residual_preact_bottleneck(
+    x,
+    filters: int,
+    *,
+    stride: int = 1,
+    expansion: int = 4,
+    stride_on: str = "3x3",
+    shortcut: str = "B",
+    attention=None,
+    name: str,
+):
     """Pre-activation bottleneck (He et al. 2016, Fig. 4e; ResNet v2): BN - ReLU
     (``{name}_preact_bn``, ``_preact_relu``), then 1x1 conv - BN - ReLU - 3x3 conv - BN -
     ReLU - 1x1 conv to ``expansion * filters`` [- attention], added to the shortcut with

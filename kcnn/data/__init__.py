@@ -2,15 +2,37 @@
 pipeline, normalization stored with the model, and augmentation. Uses TensorFlow directly."""
 
 from kcnn.data.augment import (
-    AUGMENTATIONS, SOFT_LABEL_AUGMENTATIONS, build_augmentation, makes_soft_labels, parse_augmentation, parse_augmentations,
-)  # fmt: skip
+    AUGMENTATIONS,
+    SOFT_LABEL_AUGMENTATIONS,
+    build_augmentation,
+    makes_soft_labels,
+    parse_augmentation,
+    parse_augmentations,
+)
 from kcnn.data.idx import read_idx, read_idx_pair
 from kcnn.data.normalization import NORMALIZATIONS, channel_stats, fit_normalization, normalization_layer
 from kcnn.data.pipeline import epoch_seed, fit_images, make_pipeline
 from kcnn.data.sources import IDX_DATASETS, DatasetInfo, describe, find_idx_dir, load
 
 __all__ = [
-    "AUGMENTATIONS", "DatasetInfo", "IDX_DATASETS", "NORMALIZATIONS", "SOFT_LABEL_AUGMENTATIONS", "build_augmentation",
-    "channel_stats", "describe", "epoch_seed", "find_idx_dir", "fit_images", "fit_normalization", "load", "make_pipeline",
-    "makes_soft_labels", "normalization_layer", "parse_augmentation", "parse_augmentations", "read_idx", "read_idx_pair",
-]  # fmt: skip
+    "AUGMENTATIONS",
+    "DatasetInfo",
+    "IDX_DATASETS",
+    "NORMALIZATIONS",
+    "SOFT_LABEL_AUGMENTATIONS",
+    "build_augmentation",
+    "channel_stats",
+    "describe",
+    "epoch_seed",
+    "find_idx_dir",
+    "fit_images",
+    "fit_normalization",
+    "load",
+    "make_pipeline",
+    "makes_soft_labels",
+    "normalization_layer",
+    "parse_augmentation",
+    "parse_augmentations",
+    "read_idx",
+    "read_idx_pair",
+]

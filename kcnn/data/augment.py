@@ -49,16 +49,24 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 import tensorflow as tf
 
 __all__ = [
-    "AUGMENTATIONS", "Augmentation", "Param", "SOFT_LABEL_AUGMENTATIONS", "SeededRandAugment", "StatelessSeed",
-    "build_augmentation", "keras_layer_augmentation", "makes_soft_labels", "parse_augmentation",
+    "AUGMENTATIONS",
+    "Augmentation",
+    "Param",
+    "SOFT_LABEL_AUGMENTATIONS",
+    "SeededRandAugment",
+    "StatelessSeed",
+    "build_augmentation",
+    "keras_layer_augmentation",
+    "makes_soft_labels",
+    "parse_augmentation",
     "parse_augmentations",
-]  # fmt: skip
+]
 
 
 class StatelessSeed(keras.random.SeedGenerator):
@@ -101,7 +109,9 @@ class SeededRandAugment(keras.layers.RandAugment):
         return super()._get_seed_generator(backend) if seed is None else seed
 
 
-def keras_layer_augmentation(layer: keras.layers.Layer, mixes_labels: bool = False, fix: Callable | None = None) -> Callable:
+def keras_layer_augmentation(
+    layer: keras.layers.Layer, mixes_labels: bool = False, fix: Callable | None = None
+) -> Callable:
     """``fn(images, labels, seed_pair)`` applying a Keras image preprocessing layer with a stateless seed.
 
     ``mixes_labels``: the layer's ``transform_labels`` is applied too (mixup, cutmix).
@@ -117,9 +127,11 @@ def keras_layer_augmentation(layer: keras.layers.Layer, mixes_labels: bool = Fal
         images = layer.transform_images(images, transformation, training=True)
         if mixes_labels:
             if not labels.dtype.is_floating or labels.shape.rank != 2:
-                raise ValueError(f"{type(layer).__name__} mixes labels: it needs float one-hot labels of shape "
-                                 f"(batch, classes), as make_pipeline(num_classes=...) gives; got {labels.dtype.name} "
-                                 f"labels of shape {labels.shape}")  # fmt: skip
+                raise ValueError(
+                    f"{type(layer).__name__} mixes labels: it needs float one-hot labels of shape "
+                    f"(batch, classes), as make_pipeline(num_classes=...) gives; got {labels.dtype.name} "
+                    f"labels of shape {labels.shape}"
+                )
             labels = layer.transform_labels(labels, transformation, training=True)
         return images, labels
 
@@ -144,9 +156,13 @@ def _crop(image_shape, padding):
     # Uniform shifts in [-(p + 1/2), p + 1/2] rounded to whole pixels: uniform on -p..p, per image,
     # with zeros shifted in -- the same distribution of outputs as zero-padding by p and cropping.
     layer = keras.layers.RandomTranslation(
-        (padding + 0.5) / height, (padding + 0.5) / width, fill_mode="constant", fill_value=0.0,
-        interpolation="nearest", **FLOAT32,
-    )  # fmt: skip
+        (padding + 0.5) / height,
+        (padding + 0.5) / width,
+        fill_mode="constant",
+        fill_value=0.0,
+        interpolation="nearest",
+        **FLOAT32,
+    )
 
     def whole_pixels(transformation):
         return {**transformation, "translations": tf.round(transformation["translations"])}
@@ -216,8 +232,10 @@ class Param:
             if not math.isfinite(value):
                 raise ValueError
         except ValueError:
-            raise ValueError(f"augmentation {spec!r}: {self.name} must be {'an integer' if self.kind is int else 'a number'}; "
-                             f"got {text!r}") from None  # fmt: skip
+            raise ValueError(
+                f"augmentation {spec!r}: {self.name} must be {'an integer' if self.kind is int else 'a number'}; "
+                f"got {text!r}"
+            ) from None
         above = value >= self.low if self.low_inclusive else value > self.low
         if not above or (self.high is not None and value > self.high):
             bound = f"{'>=' if self.low_inclusive else '>'} {self.low}"
@@ -244,13 +262,18 @@ AUGMENTATIONS: dict[str, Augmentation] = {
     "crop": Augmentation(_crop, (Param("padding", int, 4, 1),), reference="He et al. 2016 (CIFAR pad-and-crop)"),
     "erasing": Augmentation(_erasing, (Param("probability", float, 0.5, 0.0, 1.0),), reference="Zhong et al. 2017"),
     "cutout": Augmentation(
-        _cutout, (Param("size", float, 0.5, 0.0, 1.0, low_inclusive=False), Param("fill", float, 0.0, 0.0, 255.0)),
+        _cutout,
+        (Param("size", float, 0.5, 0.0, 1.0, low_inclusive=False), Param("fill", float, 0.0, 0.0, 255.0)),
         reference="DeVries & Taylor 2017",
     ),
     "mixup": Augmentation(_mixup, (Param("alpha", float, 0.2, 0.0, low_inclusive=False),), True, "Zhang et al. 2018"),
-    "cutmix": Augmentation(_cutmix, (Param("alpha", float, 1.0, 0.0, 1.0, low_inclusive=False),), True, "Yun et al. 2019"),
+    "cutmix": Augmentation(
+        _cutmix, (Param("alpha", float, 1.0, 0.0, 1.0, low_inclusive=False),), True, "Yun et al. 2019"
+    ),
     "randaugment": Augmentation(
-        _randaugment, (Param("num_ops", int, 2, 1), Param("magnitude", float, 9.0, 0.0, 10.0)), reference="Cubuk et al. 2019"
+        _randaugment,
+        (Param("num_ops", int, 2, 1), Param("magnitude", float, 9.0, 0.0, 10.0)),
+        reference="Cubuk et al. 2019",
     ),
 }
 SOFT_LABEL_AUGMENTATIONS = frozenset(name for name, spec in AUGMENTATIONS.items() if spec.soft_labels)
@@ -268,7 +291,7 @@ def parse_augmentation(spec: str) -> tuple[str, tuple]:
         takes = f"at most {len(aug.params)} parameter(s), {aug.usage(name)}" if aug.params else "no parameters"
         raise ValueError(f"augmentation {spec!r}: {name} takes {takes}; got {len(texts)}")
     values = [p.parse(t, spec) for p, t in zip(aug.params, texts)]
-    return name, (*values, *(p.default for p in aug.params[len(values):]))
+    return name, (*values, *(p.default for p in aug.params[len(values) :]))
 
 
 def parse_augmentations(names: Sequence[str]) -> list[tuple[str, tuple]]:
@@ -296,7 +319,9 @@ def build_augmentation(
 
     @tf.autograph.experimental.do_not_convert
     def augment(images, labels, batch_index):
-        base = tf.random.uniform([], maxval=2**30, dtype=tf.int32) if seed is None else tf.constant(seed % 2**30, tf.int32)
+        base = (
+            tf.random.uniform([], maxval=2**30, dtype=tf.int32) if seed is None else tf.constant(seed % 2**30, tf.int32)
+        )
         pair = tf.stack([base, tf.cast(batch_index, tf.int32)])
         for k, fn in enumerate(fns):
             images, labels = fn(images, labels, tf.random.experimental.stateless_fold_in(pair, k))

@@ -76,16 +76,22 @@ def read_idx(path) -> np.ndarray:
             if not path.endswith(".gz"):
                 available = os.fstat(f.fileno()).st_size - 4 - 4 * ndim
                 if available < expected:
-                    raise ValueError(f"{path}: header dimensions {dims} need {expected:,} bytes of {dtype.name} data "
-                                     f"but the file holds only {available:,} (truncated file or corrupt header)")
+                    raise ValueError(
+                        f"{path}: header dimensions {dims} need {expected:,} bytes of {dtype.name} data "
+                        f"but the file holds only {available:,} (truncated file or corrupt header)"
+                    )
             payload = _read_bounded(f, expected + 1)
         except (OSError, EOFError, gzip.BadGzipFile) as err:
             raise ValueError(f"{path}: cannot read IDX file: {err}") from err
     if len(payload) < expected:
-        raise ValueError(f"{path}: header dimensions {dims} need {expected:,} bytes of {dtype.name} data "
-                         f"but the file holds only {len(payload):,} (truncated file or corrupt header)")
+        raise ValueError(
+            f"{path}: header dimensions {dims} need {expected:,} bytes of {dtype.name} data "
+            f"but the file holds only {len(payload):,} (truncated file or corrupt header)"
+        )
     if len(payload) > expected:
-        raise ValueError(f"{path}: trailing bytes after the {expected:,} bytes of data the header dimensions {dims} describe")
+        raise ValueError(
+            f"{path}: trailing bytes after the {expected:,} bytes of data the header dimensions {dims} describe"
+        )
     return np.frombuffer(bytes(payload), dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="), copy=False)
 
 
@@ -98,8 +104,10 @@ def read_idx_pair(images_path, labels_path) -> tuple[np.ndarray, np.ndarray]:
     if labels.ndim != 1:
         raise ValueError(f"{labels_path}: expected labels of shape (N,), found {labels.shape}")
     if images.shape[0] != labels.shape[0]:
-        raise ValueError(f"image/label count mismatch: {images_path} holds {images.shape[0]:,} images, "
-                         f"{labels_path} holds {labels.shape[0]:,} labels")
+        raise ValueError(
+            f"image/label count mismatch: {images_path} holds {images.shape[0]:,} images, "
+            f"{labels_path} holds {labels.shape[0]:,} labels"
+        )
     if images.dtype != np.uint8:
         raise ValueError(f"{images_path}: expected uint8 images, found {images.dtype}")
     if images.ndim == 3:

@@ -12,8 +12,8 @@ model, so evaluation and serving apply exactly the values training used.
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 import tensorflow as tf
 
 __all__ = ["NORMALIZATIONS", "channel_stats", "normalization_layer", "fit_normalization"]

@@ -10,7 +10,7 @@ for users who want normalized tensors out of the pipeline.
 from __future__ import annotations
 
 import os
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
@@ -34,8 +34,11 @@ def fit_images(image_size, resize: str, channels: int | None, num_classes: int |
 
     def prepare(image, label):
         if num_classes is not None:
-            check = tf.debugging.assert_less(label, tf.cast(num_classes, label.dtype),
-                                             message=f"make_pipeline: a label is >= num_classes={num_classes}")  # fmt: skip
+            check = tf.debugging.assert_less(
+                label,
+                tf.cast(num_classes, label.dtype),
+                message=f"make_pipeline: a label is >= num_classes={num_classes}",
+            )
             with tf.control_dependencies([check]):
                 label = tf.one_hot(label, num_classes, dtype=tf.float32)
         image = tf.cast(image, tf.float32)
@@ -105,15 +108,20 @@ def make_pipeline(
         raise ValueError(f"batch_size must be positive; got {batch_size}")
     if resize not in RESIZE_MODES:
         raise ValueError(f"resize must be one of {', '.join(RESIZE_MODES)}; got {resize!r}")
-    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1):
+    if num_classes is not None and (
+        isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
+    ):
         raise ValueError(f"num_classes must be a positive integer or None; got {num_classes!r}")
-    if parallel_calls is not None and (isinstance(parallel_calls, bool) or not isinstance(parallel_calls, int)
-                                       or parallel_calls < 1):
+    if parallel_calls is not None and (
+        isinstance(parallel_calls, bool) or not isinstance(parallel_calls, int) or parallel_calls < 1
+    ):
         raise ValueError(f"parallel_calls must be a positive integer or None; got {parallel_calls!r}")
     if isinstance(skip_batches, bool) or not isinstance(skip_batches, int) or skip_batches < 0:
         raise ValueError(f"skip_batches must be a non-negative integer; got {skip_batches!r}")
     if makes_soft_labels(augment) and training and num_classes is None:  # also checks every augmentation name
-        raise ValueError(f"augment {list(augment)!r} mixes labels: pass num_classes so labels leave the pipeline one-hot")
+        raise ValueError(
+            f"augment {list(augment)!r} mixes labels: pass num_classes so labels leave the pipeline one-hot"
+        )
     seed = epoch_seed(seed, epoch)
     augmentation = None
     if training and augment:

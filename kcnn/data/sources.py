@@ -75,8 +75,11 @@ IDX_DATASETS = {
     "emnist_balanced": IdxDataset(
         ("emnist",),
         _DIGITS + tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ") + tuple("abdefghnqrt"),
-        "emnist/balanced", "emnist-balanced-", ("test",), True,
-    ),  # fmt: skip
+        "emnist/balanced",
+        "emnist-balanced-",
+        ("test",),
+        True,
+    ),
 }
 
 
@@ -152,8 +155,9 @@ def _load_idx(name: str, directory: str, split: str):
     labels = labels + spec.label_offset
     part = _slice(split, len(labels))
     images, labels = images[part], labels[part]
-    info = DatasetInfo(name, images.shape[1:], len(spec.class_names), spec.class_names, len(labels),
-                       f"IDX files in {directory}")  # fmt: skip
+    info = DatasetInfo(
+        name, images.shape[1:], len(spec.class_names), spec.class_names, len(labels), f"IDX files in {directory}"
+    )
     return tf.data.Dataset.from_tensor_slices((images, labels)), info
 
 
@@ -161,7 +165,9 @@ def _load_idx(name: str, directory: str, split: str):
 
 
 def _folder_split_dir(root: str, base: str) -> str:
-    for sub in {"train": ("train",), "test": ("test", "val", "validation"), "validation": ("val", "validation")}.get(base, (base,)):
+    for sub in {"train": ("train",), "test": ("test", "val", "validation"), "validation": ("val", "validation")}.get(
+        base, (base,)
+    ):
         if os.path.isdir(os.path.join(root, sub)):
             return os.path.join(root, sub)
     if base == "train":
@@ -199,15 +205,23 @@ def _load_folder(data_dir: str | None, split: str, image_size=None, channels: in
         return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8), label
 
     ds = tf.data.Dataset.from_tensor_slices((paths, labels)).map(read, num_parallel_calls=tf.data.AUTOTUNE)
-    info = DatasetInfo("folder", (height, width, channels), len(class_names), tuple(class_names), len(paths),
-                       f"image folders in {directory}")  # fmt: skip
+    info = DatasetInfo(
+        "folder",
+        (height, width, channels),
+        len(class_names),
+        tuple(class_names),
+        len(paths),
+        f"image folders in {directory}",
+    )
     return ds, info
 
 
 # --- synthetic --------------------------------------------------------------------------
 
 
-def _load_synthetic(split: str, image_shape=(28, 28, 1), num_classes: int = 10, num_examples: int = 1024, seed: int = 0):
+def _load_synthetic(
+    split: str, image_shape=(28, 28, 1), num_classes: int = 10, num_examples: int = 1024, seed: int = 0
+):
     """Each class is a fixed random 8x8 pattern, upsampled, plus per-example noise: learnable, cheap."""
     height, width, channels = image_shape
     base = parse_split(split)[0]
@@ -217,7 +231,9 @@ def _load_synthetic(split: str, image_shape=(28, 28, 1), num_classes: int = 10, 
     part = _slice(split, num_examples)
 
     def make(index):
-        label = tf.cast(tf.random.stateless_uniform([], (seed, split_seed + index), maxval=num_classes, dtype=tf.int32), tf.int64)
+        label = tf.cast(
+            tf.random.stateless_uniform([], (seed, split_seed + index), maxval=num_classes, dtype=tf.int32), tf.int64
+        )
         noise = tf.random.stateless_normal((height, width, channels), (seed + 1, split_seed + index), stddev=40.0)
         image = tf.clip_by_value(tf.gather(prototypes, label) + noise, 0, 255)
         return tf.cast(image, tf.uint8), label
@@ -241,8 +257,14 @@ def _load_tfds(name: str, split: str, data_dir: str | None, download: bool = Tru
         num_examples = tinfo.splits[split].num_examples
     except (KeyError, ValueError):
         num_examples = None
-    info = DatasetInfo(name, tuple(image.shape), label.num_classes, tuple(label.names), num_examples,
-                       f"tensorflow-datasets {name} ({data_dir or tfds.core.constants.DATA_DIR})")  # fmt: skip
+    info = DatasetInfo(
+        name,
+        tuple(image.shape),
+        label.num_classes,
+        tuple(label.names),
+        num_examples,
+        f"tensorflow-datasets {name} ({data_dir or tfds.core.constants.DATA_DIR})",
+    )
     return ds, info
 
 
@@ -270,13 +292,16 @@ def describe(name: str, split: str = "train", *, data_dir: str | None = None, **
         local = ["synthetic", "folder", *IDX_DATASETS]
         close = difflib.get_close_matches(name, local + list(tfds.list_builders()), n=4, cutoff=0.6)
         hint = f"; closest: {', '.join(close)}" if close else ""
-        raise ValueError(f"unknown dataset {name!r}: not one of {', '.join(local)} nor a tensorflow-datasets "
-                         f"name{hint}") from None
+        raise ValueError(
+            f"unknown dataset {name!r}: not one of {', '.join(local)} nor a tensorflow-datasets name{hint}"
+        ) from None
     keys = builder.info.supervised_keys
     if not keys:
         raise ValueError(f"dataset {name!r}: tensorflow-datasets defines no (image, label) supervised keys for it")
     image, label = builder.info.features[keys[0]], builder.info.features[keys[1]]
-    return DatasetInfo(name, tuple(image.shape), label.num_classes, tuple(label.names), None, f"tensorflow-datasets {name}")
+    return DatasetInfo(
+        name, tuple(image.shape), label.num_classes, tuple(label.names), None, f"tensorflow-datasets {name}"
+    )
 
 
 def load(name: str, split: str = "train", *, data_dir: str | None = None, with_info: bool = False, **kwargs):
@@ -296,8 +321,12 @@ def load(name: str, split: str = "train", *, data_dir: str | None = None, with_i
             ds, info = _load_idx(name, directory, split)
         else:
             tfds_name = IDX_DATASETS[name].tfds_name
-            log.warning("%s: no IDX files in %s; falling back to tensorflow-datasets %r (downloads on first use)",
-                        name, ", ".join(searched), tfds_name)  # fmt: skip
+            log.warning(
+                "%s: no IDX files in %s; falling back to tensorflow-datasets %r (downloads on first use)",
+                name,
+                ", ".join(searched),
+                tfds_name,
+            )
             ds, info = _load_tfds(tfds_name, split, data_dir, **kwargs)
     else:
         ds, info = _load_tfds(name, split, data_dir, **kwargs)

@@ -35,8 +35,16 @@ from kcnn.export.serving import Preprocessing, serving_model
 from kcnn.export.tflite import write_tflite
 from kcnn.io import atomic_dir, atomic_write_json, atomic_write_text
 
-__all__ = ["ExportVerificationError", "export_model", "export_version", "next_version", "check_export", "check_name",
-           "load_keras_model", "take_examples"]  # fmt: skip
+__all__ = [
+    "ExportVerificationError",
+    "export_model",
+    "export_version",
+    "next_version",
+    "check_export",
+    "check_name",
+    "load_keras_model",
+    "take_examples",
+]
 
 REPORT_JSON, REPORT_MD = "export.json", "report.md"
 
@@ -60,8 +68,10 @@ def load_keras_model(path) -> keras.Model:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except ValueError as err:
         if "safe_mode" in str(err) or "Lambda" in str(err):
-            raise ValueError(f"{path}: refused: it holds Python code (a Lambda layer) that would run on loading; "
-                             "kcnn loads .keras files with Keras' safe_mode on") from None  # fmt: skip
+            raise ValueError(
+                f"{path}: refused: it holds Python code (a Lambda layer) that would run on loading; "
+                "kcnn loads .keras files with Keras' safe_mode on"
+            ) from None
         raise ValueError(f"{path}: cannot load: {_first_line(err)}") from None
     except Exception as err:  # noqa: BLE001 - zip, h5 and JSON errors all mean a corrupt or foreign file
         raise ValueError(f"{path}: cannot load: {type(err).__name__}: {_first_line(err)}") from None
@@ -108,8 +118,16 @@ def take_examples(data, n: int | None = None, *, shuffle_seed: int | None = None
     return np.asarray(images).clip(0, 255).astype(np.uint8), labels
 
 
-def check_export(model: keras.Model, formats, *, class_names, calibration: bool, verification: bool,
-                 directory=None, overwrite: bool = False) -> list[str]:  # fmt: skip
+def check_export(
+    model: keras.Model,
+    formats,
+    *,
+    class_names,
+    calibration: bool,
+    verification: bool,
+    directory=None,
+    overwrite: bool = False,
+) -> list[str]:
     """Everything :func:`export_model` would refuse, checked before any work: ValueError (or
     FileExistsError for an existing ``directory``) naming the problem. Returns the formats."""
     formats = check_formats(formats)
@@ -118,8 +136,9 @@ def check_export(model: keras.Model, formats, *, class_names, calibration: bool,
         if missing := missing_requirements(fmt):
             raise ValueError(f"export format {name} needs {', '.join(missing)}: pip install 'kcnn[{fmt.extra}]'")
         if fmt.calibrate and not calibration:
-            raise ValueError(f"export format {name} needs calibration images from the training split (a representative "
-                             "dataset)")  # fmt: skip
+            raise ValueError(
+                f"export format {name} needs calibration images from the training split (a representative dataset)"
+            )
     if not verification:
         raise ValueError("export needs images to verify the artifacts on (sample_images or test_data)")
     classes = model.output_shape[-1]
@@ -169,9 +188,15 @@ def export_model(
     Returns the report, also written as ``export.json`` (and ``report.md``).
     """
     directory = os.path.abspath(os.fspath(directory))
-    formats = check_export(model, formats, class_names=class_names, calibration=calibration_data is not None,
-                           verification=sample_images is not None or test_data is not None, directory=directory,
-                           overwrite=overwrite)  # fmt: skip
+    formats = check_export(
+        model,
+        formats,
+        class_names=class_names,
+        calibration=calibration_data is not None,
+        verification=sample_images is not None or test_data is not None,
+        directory=directory,
+        overwrite=overwrite,
+    )
     formats = [name for name in FORMATS if name in formats]  # table order: the SavedModel first, float32 before int8
     preprocessing = preprocessing or Preprocessing.for_model(model)
     test_images, test_labels = take_examples(test_data, test_examples)
@@ -179,8 +204,9 @@ def export_model(
     calibration_images = None
     if any(FORMATS[f].calibrate for f in formats):
         calibration_images, _ = take_examples(calibration_data, calibration_examples, shuffle_seed=0)
-    reference = verify.keras_reference(serving_model(model, preprocessing), parity, test_images, test_labels,
-                                       latency_runs=latency_runs)  # fmt: skip
+    reference = verify.keras_reference(
+        serving_model(model, preprocessing), parity, test_images, test_labels, latency_runs=latency_runs
+    )
     report = {
         "model": model.name,
         "params": int(model.count_params()),
@@ -202,8 +228,9 @@ def export_model(
             tic = time.time()
             _write(fmt, model, path, class_names, preprocessing, calibration_images)
             seconds = time.time() - tic
-            entry = verify.measure(load_artifact(path), reference, parity, test_images, test_labels,
-                                   latency_runs=latency_runs)  # fmt: skip
+            entry = verify.measure(
+                load_artifact(path), reference, parity, test_images, test_labels, latency_runs=latency_runs
+            )
             entry["path"] = os.path.join(directory, fmt.filename) if fmt.filename else directory
             entry["export_seconds"] = round(seconds, 2)
             if fmt.max_abs_diff is not None and not entry["max_abs_diff"] <= fmt.max_abs_diff:
@@ -232,8 +259,10 @@ def _finish_report(report: dict) -> None:
 
 def _log_line(name: str, e: dict) -> str:
     acc = "" if e["accuracy"] is None else f", test accuracy {e['accuracy']:.4f}"
-    return (f"{name:12s} {e['bytes']:>10,} bytes, max |diff| {e['max_abs_diff']:.2g}, top-1 agreement "
-            f"{e['top1_agreement']:.4f}{acc}, {e['latency_ms']:.3f} ms")  # fmt: skip
+    return (
+        f"{name:12s} {e['bytes']:>10,} bytes, max |diff| {e['max_abs_diff']:.2g}, top-1 agreement "
+        f"{e['top1_agreement']:.4f}{acc}, {e['latency_ms']:.3f} ms"
+    )
 
 
 def _tf_version() -> str:
@@ -249,8 +278,9 @@ def check_name(name: str) -> str:
     return name
 
 
-def export_version(model: keras.Model, output, name: str, formats, *, version: int | None = None,
-                   overwrite: bool = False, **kwargs) -> dict:  # fmt: skip
+def export_version(
+    model: keras.Model, output, name: str, formats, *, version: int | None = None, overwrite: bool = False, **kwargs
+) -> dict:
     """:func:`export_model` into ``<output>/<name>/<version>/`` (TensorFlow Serving's layout).
 
     ``version`` None: the next integer after the existing versions. An existing version is
@@ -262,5 +292,6 @@ def export_version(model: keras.Model, output, name: str, formats, *, version: i
     if version < 0:
         raise ValueError(f"version must be a non-negative integer; got {version}")
     metadata = {"name": name, "version": version, **(kwargs.pop("metadata", None) or {})}
-    return export_model(model, os.path.join(base, str(version)), formats, overwrite=overwrite, metadata=metadata,
-                        **kwargs)  # fmt: skip
+    return export_model(
+        model, os.path.join(base, str(version)), formats, overwrite=overwrite, metadata=metadata, **kwargs
+    )

@@ -33,8 +33,16 @@ import importlib.util
 
 import tensorflow as tf
 
-__all__ = ["ExportFormat", "FORMATS", "ALIASES", "DEFAULT_FORMATS", "EXPORT_FORMATS", "TFLITE_MODES", "get_format",
-           "check_formats"]  # fmt: skip
+__all__ = [
+    "ExportFormat",
+    "FORMATS",
+    "ALIASES",
+    "DEFAULT_FORMATS",
+    "EXPORT_FORMATS",
+    "TFLITE_MODES",
+    "get_format",
+    "check_formats",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,44 +75,76 @@ _INT8_TARGETS = {"accuracy_drop": 0.01, "size_ratio": 0.30}
 
 _TABLE = (
     ExportFormat(
-        "savedmodel", "savedmodel", "",
+        "savedmodel",
+        "savedmodel",
+        "",
         "SavedModel in TensorFlow Serving layout: serving_default (uint8) and serving_float signatures",
-        max_abs_diff=1e-5, targets={"max_abs_diff": 1e-5},
+        max_abs_diff=1e-5,
+        targets={"max_abs_diff": 1e-5},
     ),
     ExportFormat(
-        "float32", "tflite", "model_float32.tflite", "TFLite, float32 weights and activations",
-        max_abs_diff=1e-4, targets={"max_abs_diff": 1e-4},
+        "float32",
+        "tflite",
+        "model_float32.tflite",
+        "TFLite, float32 weights and activations",
+        max_abs_diff=1e-4,
+        targets={"max_abs_diff": 1e-4},
     ),
     ExportFormat(
-        "float16", "tflite", "model_float16.tflite", "TFLite, float16 weights (dequantized at load), float32 compute",
+        "float16",
+        "tflite",
+        "model_float16.tflite",
+        "TFLite, float16 weights (dequantized at load), float32 compute",
         converter={"optimizations": [tf.lite.Optimize.DEFAULT], "target_spec": {"supported_types": [tf.float16]}},
         targets={"max_abs_diff": 1e-2, "top1_agreement": 0.995},
     ),
     ExportFormat(
-        "dynamic_int8", "tflite", "model_dynamic_int8.tflite",
+        "dynamic_int8",
+        "tflite",
+        "model_dynamic_int8.tflite",
         "TFLite, dynamic-range quantization: int8 weights, activations quantized on the fly",
         converter={"optimizations": [tf.lite.Optimize.DEFAULT]},
         targets={"accuracy_drop": 0.01},
     ),
     ExportFormat(
-        "int8", "tflite", "model_int8.tflite",
+        "int8",
+        "tflite",
+        "model_int8.tflite",
         "TFLite, full-integer int8 (calibrated on training images), static batch of 1; uint8 pixels in, float "
         "probabilities out",
         converter={"optimizations": [tf.lite.Optimize.DEFAULT], "target_spec": _INT8_OPS, **_PER_TENSOR_DENSE},
-        calibrate=True, batch=1, targets=_INT8_TARGETS,
+        calibrate=True,
+        batch=1,
+        targets=_INT8_TARGETS,
     ),
     ExportFormat(
-        "int8_io", "tflite", "model_int8_io.tflite",
+        "int8_io",
+        "tflite",
+        "model_int8_io.tflite",
         "TFLite, full-integer int8 with int8 input and output and a static batch of 1 (microcontrollers)",
-        converter={"optimizations": [tf.lite.Optimize.DEFAULT], "target_spec": _INT8_OPS, **_PER_TENSOR_DENSE,
-                   "inference_input_type": tf.int8, "inference_output_type": tf.int8},
-        calibrate=True, io="int8", batch=1, targets=_INT8_TARGETS,
+        converter={
+            "optimizations": [tf.lite.Optimize.DEFAULT],
+            "target_spec": _INT8_OPS,
+            **_PER_TENSOR_DENSE,
+            "inference_input_type": tf.int8,
+            "inference_output_type": tf.int8,
+        },
+        calibrate=True,
+        io="int8",
+        batch=1,
+        targets=_INT8_TARGETS,
     ),
     ExportFormat(
-        "onnx", "onnx", "model.onnx", "ONNX through Keras' tf2onnx export, run with onnxruntime",
-        max_abs_diff=1e-4, targets={"max_abs_diff": 1e-4}, requires=("tf2onnx", "onnx", "onnxruntime"), extra="onnx",
+        "onnx",
+        "onnx",
+        "model.onnx",
+        "ONNX through Keras' tf2onnx export, run with onnxruntime",
+        max_abs_diff=1e-4,
+        targets={"max_abs_diff": 1e-4},
+        requires=("tf2onnx", "onnx", "onnxruntime"),
+        extra="onnx",
     ),
-)  # fmt: skip
+)
 
 FORMATS = {f.name: f for f in _TABLE}
 ALIASES = {"tflite": "float32"}  # the first cut's name, kept for --export=savedmodel,tflite

@@ -44,8 +44,9 @@ def _constants_as_numpy(model: keras.Model):
             layer.mean, layer.variance = mean, variance
 
 
-def write_onnx(model: keras.Model, path: str, preprocessing: Preprocessing | None = None,
-               opset: int | None = None) -> None:  # fmt: skip
+def write_onnx(
+    model: keras.Model, path: str, preprocessing: Preprocessing | None = None, opset: int | None = None
+) -> None:
     """Write ``model`` as ONNX at ``path`` (uint8 images in, probabilities out)."""
     wrapped = serving_model(model, preprocessing, dtype="uint8")
     # An explicit signature: Keras' ONNX export otherwise insists on a model that has been called.
@@ -67,5 +68,7 @@ def _check_inputs(path: str) -> None:
 
     inputs = [i.name for i in onnx.load(path, load_external_data=False).graph.input]
     if inputs != ["images"]:
-        raise RuntimeError(f"the ONNX graph asks for inputs {inputs}, not just 'images': a layer holds eager tensors "
-                           "that tf2onnx turned into graph inputs")  # fmt: skip
+        raise RuntimeError(
+            f"the ONNX graph asks for inputs {inputs}, not just 'images': a layer holds eager tensors "
+            "that tf2onnx turned into graph inputs"
+        )

@@ -41,14 +41,15 @@ class Preprocessing:
     def __post_init__(self):
         shape = tuple(None if s is None else int(s) for s in self.image_shape)
         if len(shape) != 3 or shape[2] is None or any(s is not None and s <= 0 for s in shape):
-            raise ValueError(f"image_shape must be (height, width, channels) with positive sizes; "
-                             f"got {self.image_shape!r}")  # fmt: skip
+            raise ValueError(
+                f"image_shape must be (height, width, channels) with positive sizes; got {self.image_shape!r}"
+            )
         if self.resize not in RESIZE_MODES:
             raise ValueError(f"resize must be one of {', '.join(RESIZE_MODES)}; got {self.resize!r}")
         object.__setattr__(self, "image_shape", shape)
 
     @classmethod
-    def for_model(cls, model: keras.Model) -> "Preprocessing":
+    def for_model(cls, model: keras.Model) -> Preprocessing:
         """Images of the model's own input size: nothing to fit."""
         return cls(tuple(model.input_shape[1:]))
 
@@ -76,12 +77,17 @@ class FitImages(keras.layers.Layer):
         return (input_shape[0], *self.image_size, self.channels)
 
     def get_config(self):
-        return {**super().get_config(), "image_size": list(self.image_size), "resize": self.resize,
-                "channels": self.channels}  # fmt: skip
+        return {
+            **super().get_config(),
+            "image_size": list(self.image_size),
+            "resize": self.resize,
+            "channels": self.channels,
+        }
 
 
-def serving_model(model: keras.Model, preprocessing: Preprocessing | None = None, *,
-                  dtype: str = "uint8") -> keras.Model:  # fmt: skip
+def serving_model(
+    model: keras.Model, preprocessing: Preprocessing | None = None, *, dtype: str = "uint8"
+) -> keras.Model:
     """``model`` behind an input of ``dtype`` pixels (0..255) of ``preprocessing.image_shape``,
     fitted to the model's input inside the graph, returning float32 probabilities."""
     preprocessing = preprocessing or Preprocessing.for_model(model)

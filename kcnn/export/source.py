@@ -88,16 +88,28 @@ def from_model_dir(model_dir: str, *, train_split: str | None = None, test_split
     path = os.path.join(model_dir, "model.keras")
     model = load_keras_model(path)
     return ExportSource(
-        model=model, name=str(config.get("model", {}).get("name") or model.name), path=path,
+        model=model,
+        name=str(config.get("model", {}).get("name") or model.name),
+        path=path,
         preprocessing=Preprocessing(tuple(info.image_shape), data["resize"]),
         class_names=_check_classes(model, info.class_names, f"dataset {data['dataset']}"),
-        dataset=data["dataset"], data_dir=data.get("data_dir"), train_split=train_split or data["train_split"],
+        dataset=data["dataset"],
+        data_dir=data.get("data_dir"),
+        train_split=train_split or data["train_split"],
         test_split=test_split or data["test_split"],
-    )  # fmt: skip
+    )
 
 
-def from_keras(path: str, *, dataset: str | None = None, data_dir: str | None = None, train_split: str = "train",
-               test_split: str = "test", resize: str = "pad", labels: str | None = None) -> ExportSource:  # fmt: skip
+def from_keras(
+    path: str,
+    *,
+    dataset: str | None = None,
+    data_dir: str | None = None,
+    train_split: str = "train",
+    test_split: str = "test",
+    resize: str = "pad",
+    labels: str | None = None,
+) -> ExportSource:
     """A ``.keras`` file; with ``dataset``, its images (fitted with ``resize``) and class names;
     ``labels`` (a file, one class name a line) overrides the class names."""
     info = None
@@ -112,5 +124,6 @@ def from_keras(path: str, *, dataset: str | None = None, data_dir: str | None = 
     else:
         class_names = [str(i) for i in range(model.output_shape[-1])]
     preprocessing = Preprocessing(tuple(info.image_shape), resize) if info else Preprocessing.for_model(model)
-    return ExportSource(model, model.name, os.fspath(path), preprocessing, class_names, dataset, data_dir, train_split,
-                        test_split)  # fmt: skip
+    return ExportSource(
+        model, model.name, os.fspath(path), preprocessing, class_names, dataset, data_dir, train_split, test_split
+    )

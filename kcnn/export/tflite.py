@@ -29,8 +29,13 @@ from kcnn.export.serving import Preprocessing, serving_model
 __all__ = ["write_tflite"]
 
 
-def write_tflite(model: keras.Model, path: str, fmt: ExportFormat, preprocessing: Preprocessing | None = None,
-                 calibration_images: np.ndarray | None = None) -> None:  # fmt: skip
+def write_tflite(
+    model: keras.Model,
+    path: str,
+    fmt: ExportFormat,
+    preprocessing: Preprocessing | None = None,
+    calibration_images: np.ndarray | None = None,
+) -> None:
     """Write ``model`` as the TFLite mode ``fmt`` at ``path``."""
     if fmt.kind != "tflite":
         raise ValueError(f"{fmt.name} is not a TFLite mode")

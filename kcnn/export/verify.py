@@ -58,8 +58,9 @@ def _latency_ms(run, image: np.ndarray, runs: int, warmup: int) -> float:
     return 1000.0 * statistics.median(times)
 
 
-def keras_reference(serving: keras.Model, parity_images, test_images=None, test_labels=None, *, latency_runs: int = 50,
-                    warmup: int = 5) -> dict:  # fmt: skip
+def keras_reference(
+    serving: keras.Model, parity_images, test_images=None, test_labels=None, *, latency_runs: int = 50, warmup: int = 5
+) -> dict:
     """The Keras model's outputs on the parity images, its test accuracy and batch-1 latency
     (the serving model behind a ``tf.function``, as a TensorFlow program would call it)."""
     import tensorflow as tf
@@ -78,8 +79,16 @@ def keras_reference(serving: keras.Model, parity_images, test_images=None, test_
     }
 
 
-def measure(artifact: Artifact, reference: dict, parity_images, test_images=None, test_labels=None, *,
-            latency_runs: int = 50, warmup: int = 5) -> dict:  # fmt: skip
+def measure(
+    artifact: Artifact,
+    reference: dict,
+    parity_images,
+    test_images=None,
+    test_labels=None,
+    *,
+    latency_runs: int = 50,
+    warmup: int = 5,
+) -> dict:
     """Measure ``artifact`` against the Keras ``reference`` (:func:`keras_reference`)."""
     got = artifact(np.asarray(parity_images, np.uint8))
     want = reference["parity_outputs"]

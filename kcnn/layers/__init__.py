@@ -8,6 +8,15 @@ from kcnn.layers.pooling import CeilModeMaxPooling2D, StochasticPooling2D
 from kcnn.layers.shortcut import ZeroPadShortcut
 
 __all__ = [
-    "CeilModeMaxPooling2D", "ConnectionTableConv2D", "FanInUniform", "LENET5_C3_TABLE", "LocalResponseNormalization",
-    "MaxFilterRMS", "Maxout", "StochasticPooling2D", "Subsampling2D", "ZeroPadShortcut", "scaled_tanh",
-]  # fmt: skip
+    "CeilModeMaxPooling2D",
+    "ConnectionTableConv2D",
+    "FanInUniform",
+    "LENET5_C3_TABLE",
+    "LocalResponseNormalization",
+    "MaxFilterRMS",
+    "Maxout",
+    "StochasticPooling2D",
+    "Subsampling2D",
+    "ZeroPadShortcut",
+    "scaled_tanh",
+]

@@ -10,19 +10,31 @@
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 from keras import ops
 
 __all__ = ["scaled_tanh", "FanInUniform", "Subsampling2D", "ConnectionTableConv2D", "LENET5_C3_TABLE"]
 
 # Table I of LeCun et al. 1998: the S2 maps (0..5) each C3 map (0..15) is connected to.
 LENET5_C3_TABLE = (
-    (0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (0, 4, 5), (0, 1, 5),
-    (0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5), (0, 3, 4, 5), (0, 1, 4, 5), (0, 1, 2, 5),
-    (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),
+    (0, 1, 2),
+    (1, 2, 3),
+    (2, 3, 4),
+    (3, 4, 5),
+    (0, 4, 5),
+    (0, 1, 5),
+    (0, 1, 2, 3),
+    (1, 2, 3, 4),
+    (2, 3, 4, 5),
+    (0, 3, 4, 5),
+    (0, 1, 4, 5),
+    (0, 1, 2, 5),
+    (0, 1, 3, 4),
+    (1, 2, 4, 5),
+    (0, 2, 3, 5),
     (0, 1, 2, 3, 4, 5),
-)  # fmt: skip
+)
 
 
 @keras.saving.register_keras_serializable(package="kcnn")
@@ -74,7 +86,9 @@ class Subsampling2D(keras.layers.Layer):
 
     def build(self, input_shape):
         channels = input_shape[-1]
-        self.coefficient = self.add_weight(shape=(channels,), initializer=self.coefficient_initializer, name="coefficient")
+        self.coefficient = self.add_weight(
+            shape=(channels,), initializer=self.coefficient_initializer, name="coefficient"
+        )
         self.bias = self.add_weight(shape=(channels,), initializer="zeros", name="bias")
 
     def call(self, x):
@@ -118,8 +132,10 @@ class ConnectionTableConv2D(keras.layers.Layer):
     def build(self, input_shape):
         in_maps = input_shape[-1]
         if max(max(row) for row in self.table) >= in_maps:
-            raise ValueError(f"{self.name}: connection table refers to input map {max(max(r) for r in self.table)}, "
-                             f"but the input has {in_maps} maps")
+            raise ValueError(
+                f"{self.name}: connection table refers to input map {max(max(r) for r in self.table)}, "
+                f"but the input has {in_maps} maps"
+            )
         pairs = [(i, j) for j, row in enumerate(self.table) for i in row]
         scatter = np.zeros((len(pairs), in_maps * self.filters), dtype="float32")
         for n, (i, j) in enumerate(pairs):
@@ -131,7 +147,9 @@ class ConnectionTableConv2D(keras.layers.Layer):
         init = self.kernel_initializer or (
             lambda shape, dtype=None: keras.random.uniform(shape, -1.0, 1.0, dtype=dtype) * limits
         )
-        self.kernel = self.add_weight(shape=(self.kernel_size, self.kernel_size, len(pairs)), initializer=init, name="kernel")
+        self.kernel = self.add_weight(
+            shape=(self.kernel_size, self.kernel_size, len(pairs)), initializer=init, name="kernel"
+        )
         self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
 
     def call(self, x):
@@ -152,5 +170,7 @@ class ConnectionTableConv2D(keras.layers.Layer):
             "table": [list(r) for r in self.table],
             "kernel_size": self.kernel_size,
             "activation": keras.activations.serialize(self.activation),
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer) if self.kernel_initializer else None,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)
+            if self.kernel_initializer
+            else None,
         }

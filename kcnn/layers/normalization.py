@@ -32,11 +32,20 @@ class LocalResponseNormalization(keras.layers.Layer):
     The layer has no weights.
     """
 
-    def __init__(self, size: int = 5, alpha: float = 1e-4, beta: float = 0.75, k: float = 2.0,
-                 divide_alpha_by_size: bool = False, **kwargs):
+    def __init__(
+        self,
+        size: int = 5,
+        alpha: float = 1e-4,
+        beta: float = 0.75,
+        k: float = 2.0,
+        divide_alpha_by_size: bool = False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if int(size) != size or size < 1 or size % 2 == 0:
-            raise ValueError(f"LocalResponseNormalization: size must be a positive odd integer; Received: size={size!r}")
+            raise ValueError(
+                f"LocalResponseNormalization: size must be a positive odd integer; Received: size={size!r}"
+            )
         self.size = int(size)
         self.alpha = float(alpha)
         self.beta = float(beta)

@@ -97,7 +97,9 @@ class CeilModeMaxPooling2D(keras.layers.Layer):
         self.pool_size = _pair(pool_size, "pool_size", "CeilModeMaxPooling2D")
         self.strides = _pair(strides, "strides", "CeilModeMaxPooling2D")
         if any(k < s for k, s in zip(self.pool_size, self.strides)):
-            raise ValueError(f"CeilModeMaxPooling2D: pool_size {self.pool_size} must be at least strides {self.strides}")
+            raise ValueError(
+                f"CeilModeMaxPooling2D: pool_size {self.pool_size} must be at least strides {self.strides}"
+            )
 
     def call(self, x):
         (sh, sw) = self.strides
@@ -107,8 +109,12 @@ class CeilModeMaxPooling2D(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape
         (kh, kw), (sh, sw) = self.pool_size, self.strides
-        return (n, _valid_size(None if h is None else h + sh - 1, kh, sh),
-                _valid_size(None if w is None else w + sw - 1, kw, sw), c)
+        return (
+            n,
+            _valid_size(None if h is None else h + sh - 1, kh, sh),
+            _valid_size(None if w is None else w + sw - 1, kw, sw),
+            c,
+        )
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides}

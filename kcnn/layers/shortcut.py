@@ -29,8 +29,10 @@ class ZeroPadShortcut(keras.layers.Layer):
     def _padding(self, channels: int) -> tuple[int, int]:
         extra = (self.filters or channels) - channels
         if extra < 0:
-            raise ValueError(f"ZeroPadShortcut {self.name}: cannot reduce {channels} channels to {self.filters} "
-                             "without parameters; use a projection shortcut")
+            raise ValueError(
+                f"ZeroPadShortcut {self.name}: cannot reduce {channels} channels to {self.filters} "
+                "without parameters; use a projection shortcut"
+            )
         return extra // 2, extra - extra // 2
 
     def build(self, input_shape):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 from keras import layers
@@ -59,14 +59,19 @@ def resolve_input_shape(
     AlexNet, LeNet): their include_top model needs a static height and width.
     """
     if keras.config.image_data_format() != "channels_last":
-        raise ValueError("kcnn builds channels_last models only; set keras.config.set_image_data_format('channels_last')")
+        raise ValueError(
+            "kcnn builds channels_last models only; set keras.config.set_image_data_format('channels_last')"
+        )
     if input_shape is None:
         if fixed_size or weights == "imagenet":
             return tuple(default_shape)
         return (None, None, default_shape[-1])
     input_shape = tuple(input_shape)
     if len(input_shape) != 3:
-        raise ValueError(f"`input_shape` must be a tuple of three integers (height, width, channels); Received: input_shape={input_shape}")
+        raise ValueError(
+            "`input_shape` must be a tuple of three integers (height, width, channels); "
+            f"Received: input_shape={input_shape}"
+        )
     if weights == "imagenet" and input_shape[-1] != 3:
         raise ValueError(f"The input must have 3 channels; Received `input_shape={input_shape}`")
     if weights == "imagenet" and fixed_size and input_shape != tuple(default_shape):
@@ -97,7 +102,9 @@ def dense_top(x, *, classes: int, classifier_activation, dropout: float = 0.0, p
 
 def predictions(x, *, classes: int, classifier_activation, **dense_kwargs):
     """The final dense layer, named ``predictions`` and kept in float32 under mixed precision."""
-    return layers.Dense(classes, activation=classifier_activation, dtype="float32", name="predictions", **dense_kwargs)(x)
+    return layers.Dense(classes, activation=classifier_activation, dtype="float32", name="predictions", **dense_kwargs)(
+        x
+    )
 
 
 def _global_pool(x, pooling):
@@ -178,7 +185,9 @@ def load_weights_file(model: keras.Model, path) -> None:
     try:
         model.load_weights(path)
     except Exception as err:  # noqa: BLE001 - re-raised with the layer that differs
-        raise ValueError(f"weights file {path} does not fit model {model.name!r}: {_first_mismatch(model, path) or err}") from err
+        raise ValueError(
+            f"weights file {path} does not fit model {model.name!r}: {_first_mismatch(model, path) or err}"
+        ) from err
 
 
 def _first_mismatch(model: keras.Model, path: str) -> str | None:
@@ -195,7 +204,9 @@ def _first_mismatch(model: keras.Model, path: str) -> str | None:
         if "layers" in f:
             for group_name, group in f["layers"].items():
                 shapes = []
-                group.visititems(lambda k, v: shapes.append(tuple(v.shape)) if isinstance(v, h5py.Dataset) else None)
+                group.visititems(
+                    lambda k, v, shapes=shapes: shapes.append(tuple(v.shape)) if isinstance(v, h5py.Dataset) else None
+                )
                 stored[group_name] = sorted(shapes)
     used: dict = {}
     paired = set()

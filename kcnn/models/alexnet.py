@@ -21,7 +21,9 @@ from kcnn.registry import register_model
 __all__ = ["ALEXNET_SPECS", "AlexNetSpec", "ConvSpec", "alexnet", "alexnet_grouped", "alexnet_torchvision"]
 
 _PAPER = "Krizhevsky, Sutskever & Hinton 2012, ImageNet classification with deep convolutional neural networks"
-_WEIRD_TRICK = "Krizhevsky 2014, One weird trick for parallelizing convolutional neural networks (torchvision's alexnet)"
+_WEIRD_TRICK = (
+    "Krizhevsky 2014, One weird trick for parallelizing convolutional neural networks (torchvision's alexnet)"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,8 +93,18 @@ ALEXNET_SPECS = {
 }
 
 
-def _build(spec: AlexNetSpec, *, groups, activation, kernel_initializer, maxout_pieces, dropout,
-           local_response_norm, name, **scaffold) -> keras.Model:
+def _build(
+    spec: AlexNetSpec,
+    *,
+    groups,
+    activation,
+    kernel_initializer,
+    maxout_pieces,
+    dropout,
+    local_response_norm,
+    name,
+    **scaffold,
+) -> keras.Model:
     check_choice(groups, (1, 2), "groups")
     check_activation(activation)
     paper_init = kernel_initializer == "paper"
@@ -105,8 +117,17 @@ def _build(spec: AlexNetSpec, *, groups, activation, kernel_initializer, maxout_
     def features(x):
         for i, c in enumerate(spec.convs, 1):
             same = c.strides == 1 and 2 * c.pad == c.kernel - 1
-            x = conv_act(x, c.filters, c.kernel, strides=c.strides, padding="same" if same else c.pad,
-                         groups=groups if c.tower else 1, bias_initializer=bias(c.paper_bias), name=f"conv{i}", **act)
+            x = conv_act(
+                x,
+                c.filters,
+                c.kernel,
+                strides=c.strides,
+                padding="same" if same else c.pad,
+                groups=groups if c.tower else 1,
+                bias_initializer=bias(c.paper_bias),
+                name=f"conv{i}",
+                **act,
+            )
             if c.lrn and local_response_norm:
                 x = LocalResponseNormalization(size=5, alpha=1e-4, beta=0.75, k=2.0, name=f"norm{i}")(x)
             if c.pool:
@@ -123,16 +144,27 @@ def _build(spec: AlexNetSpec, *, groups, activation, kernel_initializer, maxout_
                 x = layers.Dropout(dropout, name=f"fc{j}_dropout")(x)
         return predictions(x, classes=classes, classifier_activation=classifier_activation, kernel_initializer=kinit)
 
-    return build_classifier(name=name, features=features, top=top, fixed_size=True,
-                            default_shape=spec.default_shape, min_size=spec.min_size, **scaffold)
+    return build_classifier(
+        name=name,
+        features=features,
+        top=top,
+        fixed_size=True,
+        default_shape=spec.default_shape,
+        min_size=spec.min_size,
+        **scaffold,
+    )
 
 
 @register_model(
-    "alexnet", family="alexnet", paper=_PAPER, input_shape=(227, 227, 3), small_input=(67, 67, 3),
+    "alexnet",
+    family="alexnet",
+    paper=_PAPER,
+    input_shape=(227, 227, 3),
+    small_input=(67, 67, 3),
     params=62_378_344,
     params_source="arithmetic: conv1 34,944 + conv2 614,656 + conv3 885,120 + conv4 1,327,488 + conv5 884,992 "
-                  "+ fc6 37,752,832 + fc7 16,781,312 + fc8 4,097,000",
-)  # fmt: skip
+    "+ fc6 37,752,832 + fc7 16,781,312 + fc8 4,097,000",
+)
 def alexnet(
     include_top=True,
     weights=None,
@@ -171,11 +203,15 @@ def alexnet(
 
 
 @register_model(
-    "alexnet_grouped", family="alexnet", paper=_PAPER + " (two-tower grouping)", input_shape=(227, 227, 3),
-    small_input=(67, 67, 3), params=60_965_224,
+    "alexnet_grouped",
+    family="alexnet",
+    paper=_PAPER + " (two-tower grouping)",
+    input_shape=(227, 227, 3),
+    small_input=(67, 67, 3),
+    params=60_965_224,
     params_source="arithmetic: alexnet's 62,378,344 less the cross-tower halves of conv2 (307,200), "
-                  "conv4 (663,552) and conv5 (442,368)",
-)  # fmt: skip
+    "conv4 (663,552) and conv5 (442,368)",
+)
 def alexnet_grouped(
     include_top=True,
     weights=None,
@@ -196,10 +232,15 @@ def alexnet_grouped(
 
 
 @register_model(
-    "alexnet_torchvision", family="alexnet", paper=_WEIRD_TRICK, input_shape=(224, 224, 3),
-    small_input=(63, 63, 3), params=61_100_840, params_source="torchvision alexnet (AlexNet_Weights.IMAGENET1K_V1)",
+    "alexnet_torchvision",
+    family="alexnet",
+    paper=_WEIRD_TRICK,
+    input_shape=(224, 224, 3),
+    small_input=(63, 63, 3),
+    params=61_100_840,
+    params_source="torchvision alexnet (AlexNet_Weights.IMAGENET1K_V1)",
     params_convention="trainable",
-)  # fmt: skip
+)
 def alexnet_torchvision(
     include_top=True,
     weights=None,
@@ -217,9 +258,9 @@ def alexnet_torchvision(
     """torchvision's AlexNet, the single-tower network of Krizhevsky 2014 ("one weird trick").
 
     Not the 2012 network: conv1 64@11x11/4 pad 2 - pool - conv2 192@5x5 - pool - conv3 384
-    - conv4 256 - conv5 256 - pool (6x6x256 at 224x224), no LRN, then Dropout-fc6 4096-Dropout-fc7 4096-predictions (torchvision's
-    order). 61,100,840 parameters. torchvision's 6x6 adaptive average pool, the identity at
-    224x224, is left out: like the paper's network this one flattens whatever pool5 gives
+    - conv4 256 - conv5 256 - pool (6x6x256 at 224x224), no LRN, then Dropout-fc6 4096-Dropout-fc7
+    4096-predictions (torchvision's order). 61,100,840 parameters. torchvision's 6x6 adaptive
+    average pool, the identity at 224x224, is left out: like the paper's network this one flattens whatever pool5 gives
     (inputs of at least 63x63). Default initialization is Keras' glorot_uniform;
     "paper" selects the 2012 paper's Gaussian (std 0.01, biases 1 in conv2/4/5, fc6/7).
     """

@@ -25,8 +25,17 @@ from kcnn.models._base import build_classifier
 from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
-__all__ = ["DENSENET_SPECS", "densenet", "densenet_cifar", "densenet_endpoints", "densenet121", "densenet169",
-           "densenet201", "densenet_bc100_cifar", "densenet40_cifar"]  # fmt: skip
+__all__ = [
+    "DENSENET_SPECS",
+    "densenet",
+    "densenet_cifar",
+    "densenet_endpoints",
+    "densenet121",
+    "densenet169",
+    "densenet201",
+    "densenet_bc100_cifar",
+    "densenet40_cifar",
+]
 
 _PAPER = "Huang et al. 2017, Densely connected convolutional networks"
 
@@ -77,8 +86,10 @@ def densenet(
     keras_layout = stem == "imagenet" and growth_rate == 32 and stem_filters == 64 and bottleneck and compression == 0.5
     application = _APPLICATIONS.get(blocks)
     if weights == "imagenet" and application and not keras_layout:
-        raise ValueError(f"weights='imagenet' needs keras.applications.{application}'s layout (stem='imagenet', "
-                         f"growth_rate=32, stem_filters=64, bottleneck=True, compression=0.5)")  # fmt: skip
+        raise ValueError(
+            f"weights='imagenet' needs keras.applications.{application}'s layout (stem='imagenet', "
+            f"growth_rate=32, stem_filters=64, bottleneck=True, compression=0.5)"
+        )
     imagenet = ImagenetSource(application) if application and keras_layout else None
     block_kwargs = dict(bottleneck=bottleneck, dropout=dropout_rate)
 
@@ -90,8 +101,9 @@ def densenet(
             x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
             x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
         else:
-            x = layers.Conv2D(stem_filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal",
-                              name="conv1_conv")(x)  # fmt: skip
+            x = layers.Conv2D(
+                stem_filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal", name="conv1_conv"
+            )(x)
         for i, n in enumerate(blocks):
             x = dense_block(x, n, growth_rate, name=f"conv{i + 2}", **block_kwargs)
             if i < len(blocks) - 1:
@@ -101,10 +113,19 @@ def densenet(
 
     downsampling = 2 ** (len(blocks) - 1) * (4 if stem == "imagenet" else 1)
     return build_classifier(
-        name=name, features=features, include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes, classifier_activation=classifier_activation,
-        default_shape=(224, 224, 3) if stem == "imagenet" else (32, 32, 3), min_size=downsampling, imagenet=imagenet,
-    )  # fmt: skip
+        name=name,
+        features=features,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=(224, 224, 3) if stem == "imagenet" else (32, 32, 3),
+        min_size=downsampling,
+        imagenet=imagenet,
+    )
 
 
 def densenet_cifar(depth: int = 100, growth_rate: int = 12, *, bc: bool = True, classes=10, name=None, **kwargs):
@@ -114,55 +135,118 @@ def densenet_cifar(depth: int = 100, growth_rate: int = 12, *, bc: bool = True, 
     (``bc=False``). Other keyword arguments go to :func:`densenet`."""
     per_block, rest = divmod(depth - 4, 6 if bc else 3)
     if rest or per_block < 1:
-        raise ValueError(f"DenseNet{'-BC' if bc else ''} depth must be 4 + {6 if bc else 3}n; Received: depth={depth!r}")
+        raise ValueError(
+            f"DenseNet{'-BC' if bc else ''} depth must be 4 + {6 if bc else 3}n; Received: depth={depth!r}"
+        )
     return densenet(
-        (per_block,) * 3, growth_rate=growth_rate, stem="cifar", stem_filters=2 * growth_rate if bc else 16,
-        bottleneck=bc, compression=0.5 if bc else 1.0, classes=classes,
-        name=name or f"densenet{'_bc' if bc else ''}{depth}_cifar", **kwargs,
-    )  # fmt: skip
+        (per_block,) * 3,
+        growth_rate=growth_rate,
+        stem="cifar",
+        stem_filters=2 * growth_rate if bc else 16,
+        bottleneck=bc,
+        compression=0.5 if bc else 1.0,
+        classes=classes,
+        name=name or f"densenet{'_bc' if bc else ''}{depth}_cifar",
+        **kwargs,
+    )
 
 
 _IMAGENET = dict(family="densenet", paper=_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3))
 
 
 @register_model("densenet121", params=8_062_504, params_source="keras.applications DenseNet121", **_IMAGENET)
-def densenet121(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name="densenet121", dropout_rate=0.0):  # fmt: skip
+def densenet121(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="densenet121",
+    dropout_rate=0.0,
+):
     """DenseNet-121 (DenseNet-BC, k=32, blocks 6-12-24-16), keras.applications' layout."""
     return densenet(DENSENET_SPECS[121], **locals())
 
 
 @register_model("densenet169", params=14_307_880, params_source="keras.applications DenseNet169", **_IMAGENET)
-def densenet169(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name="densenet169", dropout_rate=0.0):  # fmt: skip
+def densenet169(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="densenet169",
+    dropout_rate=0.0,
+):
     """DenseNet-169 (DenseNet-BC, k=32, blocks 6-12-32-32), keras.applications' layout."""
     return densenet(DENSENET_SPECS[169], **locals())
 
 
 @register_model("densenet201", params=20_242_984, params_source="keras.applications DenseNet201", **_IMAGENET)
-def densenet201(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name="densenet201", dropout_rate=0.0):  # fmt: skip
+def densenet201(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="densenet201",
+    dropout_rate=0.0,
+):
     """DenseNet-201 (DenseNet-BC, k=32, blocks 6-12-48-32), keras.applications' layout."""
     return densenet(DENSENET_SPECS[201], **locals())
 
 
-_CIFAR = dict(family="densenet", paper=_PAPER, input_shape=(32, 32, 3), params_convention="trainable",
-              small_input=(32, 32, 3))  # fmt: skip
+_CIFAR = dict(
+    family="densenet", paper=_PAPER, input_shape=(32, 32, 3), params_convention="trainable", small_input=(32, 32, 3)
+)
 
 
-@register_model("densenet_bc100_cifar", params=800_000, params_tolerance=0.05 / 0.8,
-                params_source="Huang et al. 2017, Table 2: 0.8M", **_CIFAR)  # fmt: skip
-def densenet_bc100_cifar(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-                         classes=10, classifier_activation="softmax", name="densenet_bc100_cifar",
-                         dropout_rate=0.0):  # fmt: skip
+@register_model(
+    "densenet_bc100_cifar",
+    params=800_000,
+    params_tolerance=0.05 / 0.8,
+    params_source="Huang et al. 2017, Table 2: 0.8M",
+    **_CIFAR,
+)
+def densenet_bc100_cifar(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="densenet_bc100_cifar",
+    dropout_rate=0.0,
+):
     """DenseNet-BC (L=100, k=12) for CIFAR: 0.8M parameters, 4.51% CIFAR-10 error with
     standard augmentation (``dropout_rate=0.2`` is the paper's setting without it)."""
     return densenet_cifar(100, 12, bc=True, **locals())
 
 
-@register_model("densenet40_cifar", params=1_000_000, params_tolerance=0.05 / 1.0,
-                params_source="Huang et al. 2017, Table 2: 1.0M", **_CIFAR)  # fmt: skip
-def densenet40_cifar(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None,
-                     classes=10, classifier_activation="softmax", name="densenet40_cifar", dropout_rate=0.0):  # fmt: skip
+@register_model(
+    "densenet40_cifar",
+    params=1_000_000,
+    params_tolerance=0.05 / 1.0,
+    params_source="Huang et al. 2017, Table 2: 1.0M",
+    **_CIFAR,
+)
+def densenet40_cifar(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="densenet40_cifar",
+    dropout_rate=0.0,
+):
     """DenseNet (L=40, k=12) for CIFAR, without bottleneck or compression: 1.0M parameters."""
     return densenet_cifar(40, 12, bc=False, **locals())

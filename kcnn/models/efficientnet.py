@@ -57,8 +57,10 @@ EFFICIENTNET_VARIANTS = {
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
 IMAGENET_STDDEV_RGB = (0.229, 0.224, 0.225)
 
-_DENSE_KERNEL_INITIALIZER = {"class_name": "VarianceScaling",
-                             "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"}}  # fmt: skip
+_DENSE_KERNEL_INITIALIZER = {
+    "class_name": "VarianceScaling",
+    "config": {"scale": 1.0 / 3.0, "mode": "fan_out", "distribution": "uniform"},
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +72,10 @@ class _EfficientNetSource(ImagenetSource):
         try:
             source = self.source_model(include_top=include_top, input_shape=model.input_shape[1:], weights=weights)
         except Exception as err:  # noqa: BLE001 - typically no network for the download
-            raise RuntimeError(f"could not obtain keras.applications.{self.application} ImageNet weights "
-                               f"(a download on first use, cached in ~/.keras/models): {err}") from err
+            raise RuntimeError(
+                f"could not obtain keras.applications.{self.application} ImageNet weights "
+                f"(a download on first use, cached in ~/.keras/models): {err}"
+            ) from err
         norm = next(layer.name for layer in source.layers if isinstance(layer, layers.Normalization))
         transfer_weights(source, model, lambda name: norm if name == "normalization" else name)
 
@@ -132,14 +136,30 @@ def efficientnet(
     dropout = defaults[3] if dropout_rate is None else dropout_rate
     name = name or f"efficientnet{variant}"
     if weights == "imagenet":
-        trained = dict(width_coefficient=defaults[0], depth_coefficient=defaults[1], default_size=defaults[2],
-                       depth_divisor=8, activation="swish", attention="se", blocks_args=DEFAULT_BLOCKS_ARGS)  # fmt: skip
-        given = dict(width_coefficient=width, depth_coefficient=depth, default_size=size, depth_divisor=depth_divisor,
-                     activation=activation, attention=attention, blocks_args=tuple(blocks_args))  # fmt: skip
+        trained = dict(
+            width_coefficient=defaults[0],
+            depth_coefficient=defaults[1],
+            default_size=defaults[2],
+            depth_divisor=8,
+            activation="swish",
+            attention="se",
+            blocks_args=DEFAULT_BLOCKS_ARGS,
+        )
+        given = dict(
+            width_coefficient=width,
+            depth_coefficient=depth,
+            default_size=size,
+            depth_divisor=depth_divisor,
+            activation=activation,
+            attention=attention,
+            blocks_args=tuple(blocks_args),
+        )
         for arg, value in given.items():
             if value != trained[arg]:
-                raise ValueError(f"{name}: weights='imagenet' need {arg}={trained[arg]!r} (the trained network); "
-                                 f"Received: {arg}={value!r}")  # fmt: skip
+                raise ValueError(
+                    f"{name}: weights='imagenet' need {arg}={trained[arg]!r} (the trained network); "
+                    f"Received: {arg}={value!r}"
+                )
 
     def features(x):
         x = layers.Rescaling(1.0 / 255.0, name="rescaling")(x)
@@ -147,8 +167,15 @@ def efficientnet(
         if weights == "imagenet":
             x = layers.Rescaling([1.0 / math.sqrt(s) for s in IMAGENET_STDDEV_RGB], name="rescaling_1")(x)
         x = layers.ZeroPadding2D(stride2_padding(x, 3), name="stem_conv_pad")(x)
-        x = layers.Conv2D(round_filters(32, width, depth_divisor), 3, strides=2, padding="valid", use_bias=False,
-                          kernel_initializer=EFFICIENTNET_CONV_INITIALIZER, name="stem_conv")(x)  # fmt: skip
+        x = layers.Conv2D(
+            round_filters(32, width, depth_divisor),
+            3,
+            strides=2,
+            padding="valid",
+            use_bias=False,
+            kernel_initializer=EFFICIENTNET_CONV_INITIALIZER,
+            name="stem_conv",
+        )(x)
         x = layers.BatchNormalization(name="stem_bn")(x)
         x = layers.Activation(activation, name="stem_activation")(x)
 
@@ -161,15 +188,27 @@ def efficientnet(
             filters = round_filters(spec["filters_out"], width, depth_divisor)
             for j in range(round_repeats(spec["repeats"], depth)):
                 x = mbconv(
-                    x, filters, expand_ratio=spec["expand_ratio"], kernel_size=spec["kernel_size"],
-                    strides=spec["strides"] if j == 0 else 1, attention=attention if spec.get("se_ratio") else None,
-                    se_ratio=spec.get("se_ratio", 0.0), activation=activation, drop_rate=drop_connect_rate * b / total,
-                    id_skip=spec.get("id_skip", True), name=f"block{i + 1}{chr(j + 97)}",
-                )  # fmt: skip
+                    x,
+                    filters,
+                    expand_ratio=spec["expand_ratio"],
+                    kernel_size=spec["kernel_size"],
+                    strides=spec["strides"] if j == 0 else 1,
+                    attention=attention if spec.get("se_ratio") else None,
+                    se_ratio=spec.get("se_ratio", 0.0),
+                    activation=activation,
+                    drop_rate=drop_connect_rate * b / total,
+                    id_skip=spec.get("id_skip", True),
+                    name=f"block{i + 1}{chr(j + 97)}",
+                )
                 b += 1
 
-        x = layers.Conv2D(round_filters(1280, width, depth_divisor), 1, use_bias=False,
-                          kernel_initializer=EFFICIENTNET_CONV_INITIALIZER, name="top_conv")(x)  # fmt: skip
+        x = layers.Conv2D(
+            round_filters(1280, width, depth_divisor),
+            1,
+            use_bias=False,
+            kernel_initializer=EFFICIENTNET_CONV_INITIALIZER,
+            name="top_conv",
+        )(x)
         x = layers.BatchNormalization(name="top_bn")(x)
         return layers.Activation(activation, name="top_activation")(x)
 
@@ -177,100 +216,234 @@ def efficientnet(
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
         if dropout > 0:
             x = layers.Dropout(dropout, name="top_dropout")(x)
-        return predictions(x, classes=classes, classifier_activation=classifier_activation,
-                           kernel_initializer=_DENSE_KERNEL_INITIALIZER)  # fmt: skip
+        return predictions(
+            x,
+            classes=classes,
+            classifier_activation=classifier_activation,
+            kernel_initializer=_DENSE_KERNEL_INITIALIZER,
+        )
 
     return build_classifier(
-        name=name, features=features, top=top, include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes, classifier_activation=classifier_activation,
-        default_shape=(size, size, 3), min_size=32, fixed_size=weights == "imagenet",
+        name=name,
+        features=features,
+        top=top,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=(size, size, 3),
+        min_size=32,
+        fixed_size=weights == "imagenet",
         imagenet=_EfficientNetSource(f"EfficientNet{variant.upper()}"),
-    )  # fmt: skip
+    )
 
 
 @register_model(
-    "efficientnetb0", family="efficientnet", paper=_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3),
-    params=5_330_571, params_source="keras.applications EfficientNetB0",
-)  # fmt: skip
-def efficientnetb0(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                   classifier_activation="softmax", name="efficientnetb0", **knobs):
+    "efficientnetb0",
+    family="efficientnet",
+    paper=_PAPER,
+    input_shape=(224, 224, 3),
+    small_input=(32, 32, 3),
+    params=5_330_571,
+    params_source="keras.applications EfficientNetB0",
+)
+def efficientnetb0(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="efficientnetb0",
+    **knobs,
+):
     """EfficientNet-B0: width 1.0, depth 1.0, 224x224 inputs, dropout 0.2; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet("b0", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation,
-                        name, **knobs)
+    return efficientnet(
+        "b0", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
+    )
 
 
 @register_model(
-    "efficientnetb1", family="efficientnet", paper=_PAPER, input_shape=(240, 240, 3), small_input=(32, 32, 3),
-    params=7_856_239, params_source="keras.applications EfficientNetB1",
-)  # fmt: skip
-def efficientnetb1(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                   classifier_activation="softmax", name="efficientnetb1", **knobs):
+    "efficientnetb1",
+    family="efficientnet",
+    paper=_PAPER,
+    input_shape=(240, 240, 3),
+    small_input=(32, 32, 3),
+    params=7_856_239,
+    params_source="keras.applications EfficientNetB1",
+)
+def efficientnetb1(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="efficientnetb1",
+    **knobs,
+):
     """EfficientNet-B1: width 1.0, depth 1.1, 240x240 inputs, dropout 0.2; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet("b1", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation,
-                        name, **knobs)
+    return efficientnet(
+        "b1", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
+    )
 
 
 @register_model(
-    "efficientnetb2", family="efficientnet", paper=_PAPER, input_shape=(260, 260, 3), small_input=(32, 32, 3),
-    params=9_177_569, params_source="keras.applications EfficientNetB2",
-)  # fmt: skip
-def efficientnetb2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                   classifier_activation="softmax", name="efficientnetb2", **knobs):
+    "efficientnetb2",
+    family="efficientnet",
+    paper=_PAPER,
+    input_shape=(260, 260, 3),
+    small_input=(32, 32, 3),
+    params=9_177_569,
+    params_source="keras.applications EfficientNetB2",
+)
+def efficientnetb2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="efficientnetb2",
+    **knobs,
+):
     """EfficientNet-B2: width 1.1, depth 1.2, 260x260 inputs, dropout 0.3; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet("b2", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation,
-                        name, **knobs)
+    return efficientnet(
+        "b2", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
+    )
 
 
 @register_model(
-    "efficientnetb3", family="efficientnet", paper=_PAPER, input_shape=(300, 300, 3), small_input=(32, 32, 3),
-    params=12_320_535, params_source="keras.applications EfficientNetB3",
-)  # fmt: skip
-def efficientnetb3(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                   classifier_activation="softmax", name="efficientnetb3", **knobs):
+    "efficientnetb3",
+    family="efficientnet",
+    paper=_PAPER,
+    input_shape=(300, 300, 3),
+    small_input=(32, 32, 3),
+    params=12_320_535,
+    params_source="keras.applications EfficientNetB3",
+)
+def efficientnetb3(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="efficientnetb3",
+    **knobs,
+):
     """EfficientNet-B3: width 1.2, depth 1.4, 300x300 inputs, dropout 0.3; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet("b3", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation,
-                        name, **knobs)
+    return efficientnet(
+        "b3", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
+    )
 
 
 @register_model(
-    "efficientnetb4", family="efficientnet", paper=_PAPER, input_shape=(380, 380, 3), small_input=(32, 32, 3),
-    params=19_466_823, params_source="keras.applications EfficientNetB4",
-)  # fmt: skip
-def efficientnetb4(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                   classifier_activation="softmax", name="efficientnetb4", **knobs):
+    "efficientnetb4",
+    family="efficientnet",
+    paper=_PAPER,
+    input_shape=(380, 380, 3),
+    small_input=(32, 32, 3),
+    params=19_466_823,
+    params_source="keras.applications EfficientNetB4",
+)
+def efficientnetb4(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="efficientnetb4",
+    **knobs,
+):
     """EfficientNet-B4: width 1.4, depth 1.8, 380x380 inputs, dropout 0.4; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet("b4", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation,
-                        name, **knobs)
+    return efficientnet(
+        "b4", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
+    )
 
 
 @register_model(
-    "efficientnetb5", family="efficientnet", paper=_PAPER, input_shape=(456, 456, 3), small_input=(32, 32, 3),
-    params=30_562_527, params_source="keras.applications EfficientNetB5",
-)  # fmt: skip
-def efficientnetb5(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                   classifier_activation="softmax", name="efficientnetb5", **knobs):
+    "efficientnetb5",
+    family="efficientnet",
+    paper=_PAPER,
+    input_shape=(456, 456, 3),
+    small_input=(32, 32, 3),
+    params=30_562_527,
+    params_source="keras.applications EfficientNetB5",
+)
+def efficientnetb5(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="efficientnetb5",
+    **knobs,
+):
     """EfficientNet-B5: width 1.6, depth 2.2, 456x456 inputs, dropout 0.4; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet("b5", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation,
-                        name, **knobs)
+    return efficientnet(
+        "b5", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
+    )
 
 
 @register_model(
-    "efficientnetb6", family="efficientnet", paper=_PAPER, input_shape=(528, 528, 3), small_input=(32, 32, 3),
-    params=43_265_143, params_source="keras.applications EfficientNetB6",
-)  # fmt: skip
-def efficientnetb6(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                   classifier_activation="softmax", name="efficientnetb6", **knobs):
+    "efficientnetb6",
+    family="efficientnet",
+    paper=_PAPER,
+    input_shape=(528, 528, 3),
+    small_input=(32, 32, 3),
+    params=43_265_143,
+    params_source="keras.applications EfficientNetB6",
+)
+def efficientnetb6(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="efficientnetb6",
+    **knobs,
+):
     """EfficientNet-B6: width 1.8, depth 2.6, 528x528 inputs, dropout 0.5; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet("b6", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation,
-                        name, **knobs)
+    return efficientnet(
+        "b6", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
+    )
 
 
 @register_model(
-    "efficientnetb7", family="efficientnet", paper=_PAPER, input_shape=(600, 600, 3), small_input=(32, 32, 3),
-    params=66_658_687, params_source="keras.applications EfficientNetB7",
-)  # fmt: skip
-def efficientnetb7(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                   classifier_activation="softmax", name="efficientnetb7", **knobs):
+    "efficientnetb7",
+    family="efficientnet",
+    paper=_PAPER,
+    input_shape=(600, 600, 3),
+    small_input=(32, 32, 3),
+    params=66_658_687,
+    params_source="keras.applications EfficientNetB7",
+)
+def efficientnetb7(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="efficientnetb7",
+    **knobs,
+):
     """EfficientNet-B7: width 2.0, depth 3.1, 600x600 inputs, dropout 0.5; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet("b7", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation,
-                        name, **knobs)
+    return efficientnet(
+        "b7", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
+    )

@@ -28,8 +28,16 @@ from kcnn.layers import LocalResponseNormalization
 from kcnn.models._base import build_classifier, dense_top
 from kcnn.registry import register_model
 
-__all__ = ["GOOGLENET_LOSS_WEIGHTS", "GOOGLENET_SPECS", "GOOGLENET_TABLE1", "TABLE1_PARAMS_K", "GoogLeNetSpec",
-           "googlenet", "googlenet_bn", "googlenet_compile_kwargs"]
+__all__ = [
+    "GOOGLENET_LOSS_WEIGHTS",
+    "GOOGLENET_SPECS",
+    "GOOGLENET_TABLE1",
+    "TABLE1_PARAMS_K",
+    "GoogLeNetSpec",
+    "googlenet",
+    "googlenet_bn",
+    "googlenet_compile_kwargs",
+]
 
 _PAPER = "Szegedy et al. 2014, Going deeper with convolutions"
 
@@ -54,17 +62,27 @@ GOOGLENET_TABLE1 = (
 # by 2-7% (e.g. 4c: 463K printed, 498K from its columns). tests/models/test_googlenet.py
 # checks each row against the counts of this implementation and documents the deviations.
 TABLE1_PARAMS_K = {
-    "conv1": 2.7, "conv2": 112, "inception3a": 159, "inception3b": 380, "inception4a": 364, "inception4b": 437,
-    "inception4c": 463, "inception4d": 580, "inception4e": 840, "inception5a": 1072, "inception5b": 1388,
+    "conv1": 2.7,
+    "conv2": 112,
+    "inception3a": 159,
+    "inception3b": 380,
+    "inception4a": 364,
+    "inception4b": 437,
+    "inception4c": 463,
+    "inception4d": 580,
+    "inception4e": 840,
+    "inception5a": 1072,
+    "inception5b": 1388,
     "predictions": 1000,
-}  # fmt: skip
+}
 
 # Loss weights of the training model's outputs [main, aux1, aux2] (§5: aux losses "discounted by 0.3").
 GOOGLENET_LOSS_WEIGHTS = (1.0, 0.3, 0.3)
 
 
 def googlenet_compile_kwargs(loss="sparse_categorical_crossentropy") -> dict:
-    """``model.compile`` arguments for the ``aux_logits=True`` training model: one loss per output, weighted 1, 0.3, 0.3."""
+    """``model.compile`` arguments for the ``aux_logits=True`` training model: one loss per output,
+    weighted 1, 0.3, 0.3."""
     return {"loss": [loss] * 3, "loss_weights": list(GOOGLENET_LOSS_WEIGHTS)}
 
 
@@ -79,10 +97,12 @@ class GoogLeNetSpec:
 
 
 GOOGLENET_SPECS = {
-    "szegedy2014": GoogLeNetSpec(batch_norm=False, lrn=True, kernel5=5, dropout=0.4, pool4_size=3,
-                                 aux_adaptive_pool=False),
-    "torchvision": GoogLeNetSpec(batch_norm=True, lrn=False, kernel5=3, dropout=0.2, pool4_size=2,
-                                 aux_adaptive_pool=True),
+    "szegedy2014": GoogLeNetSpec(
+        batch_norm=False, lrn=True, kernel5=5, dropout=0.4, pool4_size=3, aux_adaptive_pool=False
+    ),
+    "torchvision": GoogLeNetSpec(
+        batch_norm=True, lrn=False, kernel5=3, dropout=0.2, pool4_size=2, aux_adaptive_pool=True
+    ),
 }
 GOOGLENET_MIN_SIZE = 17  # every stride-2 stage before pool4 halves a map larger than 1x1: ceil(17 / 16) = 2
 _AUX_MIN_SIZE = 65  # the aux heads' 5x5/3 average pool needs a 5x5 map from 4a/4d (stride 16): ceil(65 / 16) = 5
@@ -110,8 +130,10 @@ def _build(spec: GoogLeNetSpec, *, aux_logits, kernel_initializer, name, include
         raise ValueError(f"{name}: aux_logits=True adds auxiliary classifiers and needs include_top=True")
     if aux_logits and not spec.aux_adaptive_pool and input_shape is not None:
         if any(side is not None and side < _AUX_MIN_SIZE for side in tuple(input_shape)[:2]):
-            raise ValueError(f"{name}: aux_logits=True needs inputs of at least {_AUX_MIN_SIZE}x{_AUX_MIN_SIZE} (the "
-                             f"auxiliary heads pool 5x5/3 over the 4a and 4d maps); Received: input_shape={input_shape}")
+            raise ValueError(
+                f"{name}: aux_logits=True needs inputs of at least {_AUX_MIN_SIZE}x{_AUX_MIN_SIZE} (the "
+                f"auxiliary heads pool 5x5/3 over the 4a and 4d maps); Received: input_shape={input_shape}"
+            )
     unit = dict(use_bn=spec.batch_norm, bn_epsilon=1e-3, kernel_initializer=kernel_initializer)
     taps = {}
 
@@ -130,8 +152,14 @@ def _build(spec: GoogLeNetSpec, *, aux_logits, kernel_initializer, name, include
                 size = spec.pool4_size if row == "pool4" else 3
                 x = layers.MaxPooling2D(size, strides=2, padding="same", name=row)(x)
             else:
-                x = inception_module(x, *row[1:], kernel5=spec.kernel5, batch_norm=spec.batch_norm,
-                                     kernel_initializer=kernel_initializer, name=row[0])
+                x = inception_module(
+                    x,
+                    *row[1:],
+                    kernel5=spec.kernel5,
+                    batch_norm=spec.batch_norm,
+                    kernel_initializer=kernel_initializer,
+                    name=row[0],
+                )
                 taps[row[0]] = x
         return x
 
@@ -139,22 +167,37 @@ def _build(spec: GoogLeNetSpec, *, aux_logits, kernel_initializer, name, include
         main = dense_top(x, classes=classes, classifier_activation=classifier_activation, dropout=spec.dropout)
         if not aux_logits:
             return main
-        heads = [_aux_head(taps[tap], spec, unit, classes=classes, classifier_activation=classifier_activation,
-                           name=aux) for aux, tap in (("aux1", "inception4a"), ("aux2", "inception4d"))]
+        heads = [
+            _aux_head(taps[tap], spec, unit, classes=classes, classifier_activation=classifier_activation, name=aux)
+            for aux, tap in (("aux1", "inception4a"), ("aux2", "inception4d"))
+        ]
         return [main, *heads]
 
     min_size = _AUX_MIN_SIZE if aux_logits and not spec.aux_adaptive_pool else GOOGLENET_MIN_SIZE
-    return build_classifier(name=name, features=features, top=top, include_top=include_top, input_shape=input_shape,
-                            fixed_size=aux_logits, default_shape=(224, 224, 3), min_size=min_size, **scaffold)
+    return build_classifier(
+        name=name,
+        features=features,
+        top=top,
+        include_top=include_top,
+        input_shape=input_shape,
+        fixed_size=aux_logits,
+        default_shape=(224, 224, 3),
+        min_size=min_size,
+        **scaffold,
+    )
 
 
 @register_model(
-    "googlenet", family="googlenet", paper=_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3),
+    "googlenet",
+    family="googlenet",
+    paper=_PAPER,
+    input_shape=(224, 224, 3),
+    small_input=(32, 32, 3),
     params=6_998_552,
     params_source="arithmetic from Table 1's filter columns with biases: conv1 9,472 + conv2 114,944 + 3a 163,696 "
-                  "+ 3b 388,736 + 4a 376,176 + 4b 449,160 + 4c 510,104 + 4d 605,376 + 4e 868,352 + 5a 1,043,456 "
-                  "+ 5b 1,444,080 + linear 1,025,000 (Table 1's params column sums to 6,797.7K, 'about 6.8M')",
-)  # fmt: skip
+    "+ 3b 388,736 + 4a 376,176 + 4b 449,160 + 4c 510,104 + 4d 605,376 + 4e 868,352 + 5a 1,043,456 "
+    "+ 5b 1,444,080 + linear 1,025,000 (Table 1's params column sums to 6,797.7K, 'about 6.8M')",
+)
 def googlenet(
     include_top=True,
     weights=None,
@@ -182,10 +225,15 @@ def googlenet(
 
 
 @register_model(
-    "googlenet_bn", family="googlenet", paper=_PAPER + " (torchvision's BatchNorm variant)", input_shape=(224, 224, 3),
-    small_input=(32, 32, 3), params=6_624_904, params_source="torchvision googlenet (GoogLeNet_Weights.IMAGENET1K_V1)",
+    "googlenet_bn",
+    family="googlenet",
+    paper=_PAPER + " (torchvision's BatchNorm variant)",
+    input_shape=(224, 224, 3),
+    small_input=(32, 32, 3),
+    params=6_624_904,
+    params_source="torchvision googlenet (GoogLeNet_Weights.IMAGENET1K_V1)",
     params_convention="trainable",
-)  # fmt: skip
+)
 def googlenet_bn(
     include_top=True,
     weights=None,

@@ -9,7 +9,7 @@ the kcnn model, matching layers by name through the family's name map.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 
@@ -30,21 +30,27 @@ def transfer_weights(source: keras.Model, target: keras.Model, name_map: Callabl
         src_name = name_map(layer.name)
         src = src_layers.get(src_name)
         if src is None:
-            raise ValueError(f"weight transfer {source.name} -> {target.name}: layer {layer.name!r} "
-                             f"(looked up as {src_name!r}) is not in {source.name}")
+            raise ValueError(
+                f"weight transfer {source.name} -> {target.name}: layer {layer.name!r} "
+                f"(looked up as {src_name!r}) is not in {source.name}"
+            )
         want = [tuple(w.shape) for w in layer.weights]
         have = [tuple(w.shape) for w in src.weights]
         if want != have:
-            raise ValueError(f"weight transfer {source.name} -> {target.name}: layer {layer.name!r} has "
-                             f"weights {want}, {source.name}'s {src_name!r} has {have}")
+            raise ValueError(
+                f"weight transfer {source.name} -> {target.name}: layer {layer.name!r} has "
+                f"weights {want}, {source.name}'s {src_name!r} has {have}"
+            )
         layer.set_weights(src.get_weights())
         if hasattr(layer, "finalize_state"):  # e.g. Normalization caches its mean and variance
             layer.finalize_state()
         used.add(src_name)
     left = [n for n in src_layers if n not in used]
     if left:
-        raise ValueError(f"weight transfer {source.name} -> {target.name}: {len(left)} weighted layers of "
-                         f"{source.name} have no counterpart, first {left[0]!r}")
+        raise ValueError(
+            f"weight transfer {source.name} -> {target.name}: {len(left)} weighted layers of "
+            f"{source.name} have no counterpart, first {left[0]!r}"
+        )
     return len(used)
 
 
@@ -73,6 +79,8 @@ class ImagenetSource:
         try:
             source = self.source_model(include_top=include_top, input_shape=model.input_shape[1:], weights=weights)
         except Exception as err:  # noqa: BLE001 - typically no network for the download
-            raise RuntimeError(f"could not obtain keras.applications.{self.application} ImageNet weights "
-                               f"(a download on first use, cached in ~/.keras/models): {err}") from err
+            raise RuntimeError(
+                f"could not obtain keras.applications.{self.application} ImageNet weights "
+                f"(a download on first use, cached in ~/.keras/models): {err}"
+            ) from err
         transfer_weights(source, model, self.name_map)

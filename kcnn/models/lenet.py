@@ -21,8 +21,10 @@ def _pad_to_32(x, name: str):
         return layers.ZeroPadding2D(2, name="pad")(x)
     if size == (32, 32):
         return x
-    raise ValueError(f"{name} takes 28x28 images (padded to 32x32 as in the paper) or 32x32 images; "
-                     f"Received: input_shape={tuple(x.shape[1:])}")
+    raise ValueError(
+        f"{name} takes 28x28 images (padded to 32x32 as in the paper) or 32x32 images; "
+        f"Received: input_shape={tuple(x.shape[1:])}"
+    )
 
 
 def _static(input_shape, input_tensor):
@@ -31,10 +33,14 @@ def _static(input_shape, input_tensor):
 
 
 @register_model(
-    "lenet5", family="lenet", paper=_PAPER, input_shape=(28, 28, 1),
-    params=60_850, params_source="paper §II.B: 60,000 trainable up to F6, plus an 84x10 softmax output (850)",
+    "lenet5",
+    family="lenet",
+    paper=_PAPER,
+    input_shape=(28, 28, 1),
+    params=60_850,
+    params_source="paper §II.B: 60,000 trainable up to F6, plus an 84x10 softmax output (850)",
     params_convention="trainable",
-)  # fmt: skip
+)
 def lenet5(
     include_top=True,
     weights=None,
@@ -74,16 +80,30 @@ def lenet5(
         return predictions(x, classes=classes, classifier_activation=classifier_activation)
 
     return build_classifier(
-        name=name, features=features, top=top, fixed_size=True, include_top=include_top, weights=weights,
-        input_tensor=input_tensor, input_shape=_static(input_shape, input_tensor), pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, default_shape=(28, 28, 1), min_size=28,
-    )  # fmt: skip
+        name=name,
+        features=features,
+        top=top,
+        fixed_size=True,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=_static(input_shape, input_tensor),
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=(28, 28, 1),
+        min_size=28,
+    )
 
 
 @register_model(
-    "lenet5_modern", family="lenet", paper=_PAPER + " (modernised: ReLU, max pooling, full connections)",
-    input_shape=(28, 28, 1), params=61_706, params_source="arithmetic: 156 + 2,416 + 48,120 + 10,164 + 850",
-)  # fmt: skip
+    "lenet5_modern",
+    family="lenet",
+    paper=_PAPER + " (modernised: ReLU, max pooling, full connections)",
+    input_shape=(28, 28, 1),
+    params=61_706,
+    params_source="arithmetic: 156 + 2,416 + 48,120 + 10,164 + 850",
+)
 def lenet5_modern(
     include_top=True,
     weights=None,
@@ -118,7 +138,17 @@ def lenet5_modern(
         return predictions(x, classes=classes, classifier_activation=classifier_activation)
 
     return build_classifier(
-        name=name, features=features, top=top, fixed_size=True, include_top=include_top, weights=weights,
-        input_tensor=input_tensor, input_shape=_static(input_shape, input_tensor), pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, default_shape=(28, 28, 1), min_size=28,
-    )  # fmt: skip
+        name=name,
+        features=features,
+        top=top,
+        fixed_size=True,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=_static(input_shape, input_tensor),
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=(28, 28, 1),
+        min_size=28,
+    )

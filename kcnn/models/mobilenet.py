@@ -21,7 +21,12 @@ from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
 __all__ = [
-    "MOBILENET_V1_LAYERS", "MOBILENET_V2_LAYERS", "mobilenet", "mobilenetv2", "mobilenet_050", "mobilenetv2_035",
+    "MOBILENET_V1_LAYERS",
+    "MOBILENET_V2_LAYERS",
+    "mobilenet",
+    "mobilenetv2",
+    "mobilenet_050",
+    "mobilenetv2_035",
     "mobilenetv2_140",
 ]
 
@@ -31,12 +36,31 @@ _V2_PAPER = "Sandler et al. 2018, MobileNetV2: Inverted Residuals and Linear Bot
 # Table 1 of Howard et al.: (pointwise filters, stride) of the 13 depthwise-separable layers
 # after the 32-filter stride-2 stem.
 MOBILENET_V1_LAYERS = (
-    (64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
-    (512, 1), (512, 1), (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1),
-)  # fmt: skip
+    (64, 1),
+    (128, 2),
+    (128, 1),
+    (256, 2),
+    (256, 1),
+    (512, 2),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (1024, 2),
+    (1024, 1),
+)
 
 # Table 2 of Sandler et al.: (expansion t, channels c, repeats n, first stride s) per stage.
-MOBILENET_V2_LAYERS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+MOBILENET_V2_LAYERS = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 
 V1_IMAGENET_ALPHAS = (0.25, 0.50, 0.75, 1.0)
 V2_IMAGENET_ALPHAS = (0.35, 0.50, 0.75, 1.0, 1.3, 1.4)
@@ -80,12 +104,15 @@ def _check_imagenet(family, *, alpha, alphas, sizes, include_top, input_shape, i
         raise ValueError(f"{family}: weights='imagenet' exist for alpha in {alphas} only; Received: alpha={alpha}")
     for arg, (value, default) in fixed.items():
         if value != default:
-            raise ValueError(f"{family}: weights='imagenet' need {arg}={default!r} (the trained network); "
-                             f"Received: {arg}={value!r}")  # fmt: skip
+            raise ValueError(
+                f"{family}: weights='imagenet' need {arg}={default!r} (the trained network); Received: {arg}={value!r}"
+            )
     rows, cols = _spatial(input_shape, input_tensor)
     if include_top and (input_shape is not None or input_tensor is not None) and not (rows == cols and rows in sizes):
-        raise ValueError(f"{family}: with include_top=True and weights='imagenet' the input must be square with "
-                         f"a side in {sizes}; Received: input size {rows}x{cols}")  # fmt: skip
+        raise ValueError(
+            f"{family}: with include_top=True and weights='imagenet' the input must be square with "
+            f"a side in {sizes}; Received: input size {rows}x{cols}"
+        )
 
 
 def _default_shape(input_shape, input_tensor, sizes):
@@ -95,9 +122,14 @@ def _default_shape(input_shape, input_tensor, sizes):
 
 
 @register_model(
-    "mobilenet", family="mobilenet", paper=_V1_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3),
-    params=4_253_864, params_source="keras.applications MobileNet (alpha 1.0)",
-)  # fmt: skip
+    "mobilenet",
+    family="mobilenet",
+    paper=_V1_PAPER,
+    input_shape=(224, 224, 3),
+    small_input=(32, 32, 3),
+    params=4_253_864,
+    params_source="keras.applications MobileNet (alpha 1.0)",
+)
 def mobilenet(
     include_top=True,
     weights=None,
@@ -126,18 +158,34 @@ def mobilenet(
     (kcnn's block names ``block{i}_dw`` map to keras' ``conv_dw_{i}``).
     """
     if weights == "imagenet":
-        _check_imagenet("mobilenet", alpha=alpha, alphas=V1_IMAGENET_ALPHAS, sizes=V1_IMAGENET_SIZES,
-                        include_top=include_top, input_shape=input_shape, input_tensor=input_tensor,
-                        fixed=dict(depth_multiplier=(depth_multiplier, 1), activation=(activation, "relu6"),
-                                   layer_specs=(tuple(layer_specs), MOBILENET_V1_LAYERS)))  # fmt: skip
+        _check_imagenet(
+            "mobilenet",
+            alpha=alpha,
+            alphas=V1_IMAGENET_ALPHAS,
+            sizes=V1_IMAGENET_SIZES,
+            include_top=include_top,
+            input_shape=input_shape,
+            input_tensor=input_tensor,
+            fixed=dict(
+                depth_multiplier=(depth_multiplier, 1),
+                activation=(activation, "relu6"),
+                layer_specs=(tuple(layer_specs), MOBILENET_V1_LAYERS),
+            ),
+        )
 
     def features(x):
         x = layers.Conv2D(int(32 * alpha), 3, strides=2, padding="same", use_bias=False, name="conv1")(x)
         x = layers.BatchNormalization(name="conv1_bn")(x)
         x = layers.Activation(activation, name="conv1_relu")(x)
         for i, (filters, strides) in enumerate(layer_specs, start=1):
-            x = depthwise_separable_conv(x, int(filters * alpha), strides=strides, depth_multiplier=depth_multiplier,
-                                         activation=activation, name=f"block{i}")  # fmt: skip
+            x = depthwise_separable_conv(
+                x,
+                int(filters * alpha),
+                strides=strides,
+                depth_multiplier=depth_multiplier,
+                activation=activation,
+                name=f"block{i}",
+            )
         return x
 
     def top(x, *, classes, classifier_activation):
@@ -148,17 +196,31 @@ def mobilenet(
         return layers.Activation(classifier_activation, dtype="float32", name="predictions")(x)
 
     return build_classifier(
-        name=name, features=features, top=top, include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes, classifier_activation=classifier_activation,
-        default_shape=_default_shape(input_shape, input_tensor, V1_IMAGENET_SIZES), min_size=32,
+        name=name,
+        features=features,
+        top=top,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=_default_shape(input_shape, input_tensor, V1_IMAGENET_SIZES),
+        min_size=32,
         imagenet=_MobileNetSource("MobileNet", _v1_keras_name, alpha=alpha, sizes=V1_IMAGENET_SIZES),
-    )  # fmt: skip
+    )
 
 
 @register_model(
-    "mobilenetv2", family="mobilenet", paper=_V2_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3),
-    params=3_538_984, params_source="keras.applications MobileNetV2 (alpha 1.0)",
-)  # fmt: skip
+    "mobilenetv2",
+    family="mobilenet",
+    paper=_V2_PAPER,
+    input_shape=(224, 224, 3),
+    small_input=(32, 32, 3),
+    params=3_538_984,
+    params_source="keras.applications MobileNetV2 (alpha 1.0)",
+)
 def mobilenetv2(
     include_top=True,
     weights=None,
@@ -188,16 +250,23 @@ def mobilenetv2(
     load (for fine-tuning) but the network then differs from the one they were trained in.
     """
     if weights == "imagenet":
-        _check_imagenet("mobilenetv2", alpha=alpha, alphas=V2_IMAGENET_ALPHAS, sizes=V2_IMAGENET_SIZES,
-                        include_top=include_top, input_shape=input_shape, input_tensor=input_tensor,
-                        fixed=dict(activation=(activation, "relu6"),
-                                   layer_specs=(tuple(layer_specs), MOBILENET_V2_LAYERS)))  # fmt: skip
+        _check_imagenet(
+            "mobilenetv2",
+            alpha=alpha,
+            alphas=V2_IMAGENET_ALPHAS,
+            sizes=V2_IMAGENET_SIZES,
+            include_top=include_top,
+            input_shape=input_shape,
+            input_tensor=input_tensor,
+            fixed=dict(activation=(activation, "relu6"), layer_specs=(tuple(layer_specs), MOBILENET_V2_LAYERS)),
+        )
     bn = dict(epsilon=1e-3, momentum=0.999)
 
     def features(x):
         stem_strides = 1 if small_input_strides else 2
-        x = layers.Conv2D(make_divisible(32 * alpha, 8), 3, strides=stem_strides, padding="same", use_bias=False,
-                          name="Conv1")(x)  # fmt: skip
+        x = layers.Conv2D(
+            make_divisible(32 * alpha, 8), 3, strides=stem_strides, padding="same", use_bias=False, name="Conv1"
+        )(x)
         x = layers.BatchNormalization(**bn, name="bn_Conv1")(x)
         x = layers.Activation(activation, name="Conv1_relu")(x)
         block_id = 0
@@ -206,9 +275,13 @@ def mobilenetv2(
                 s = 1
             for i in range(n):
                 x = inverted_residual(
-                    x, make_divisible(int(c * alpha), 8), expansion=t, strides=s if i == 0 else 1,
-                    activation=activation, name=f"block_{block_id}" if block_id else "expanded_conv",
-                )  # fmt: skip
+                    x,
+                    make_divisible(int(c * alpha), 8),
+                    expansion=t,
+                    strides=s if i == 0 else 1,
+                    activation=activation,
+                    name=f"block_{block_id}" if block_id else "expanded_conv",
+                )
                 block_id += 1
         last = make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
         x = layers.Conv2D(last, 1, use_bias=False, name="Conv_1")(x)
@@ -216,12 +289,19 @@ def mobilenetv2(
         return layers.Activation(activation, name="out_relu")(x)
 
     return build_classifier(
-        name=name, features=features, include_top=include_top, weights=weights, input_tensor=input_tensor,
-        input_shape=input_shape, pooling=pooling, classes=classes, classifier_activation=classifier_activation,
+        name=name,
+        features=features,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
         default_shape=_default_shape(input_shape, input_tensor, V2_IMAGENET_SIZES),
         min_size=8 if small_input_strides else 32,
         imagenet=_MobileNetSource("MobileNetV2", alpha=alpha, sizes=V2_IMAGENET_SIZES),
-    )  # fmt: skip
+    )
 
 
 # Representative width-multiplier variants (keras.applications ships ImageNet weights for them; every
@@ -230,33 +310,105 @@ def mobilenetv2(
 
 
 @register_model(
-    "mobilenet_050", family="mobilenet", paper=_V1_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3),
-    params=1_342_536, params_source="keras.applications MobileNet(alpha=0.5)",
-)  # fmt: skip
-def mobilenet_050(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                  classifier_activation="softmax", name="mobilenet_050", **knobs):
+    "mobilenet_050",
+    family="mobilenet",
+    paper=_V1_PAPER,
+    input_shape=(224, 224, 3),
+    small_input=(32, 32, 3),
+    params=1_342_536,
+    params_source="keras.applications MobileNet(alpha=0.5)",
+)
+def mobilenet_050(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="mobilenet_050",
+    **knobs,
+):
     """MobileNet v1 at width multiplier 0.5; ``knobs`` as :func:`mobilenet`."""
-    return mobilenet(include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-                     alpha=0.5, **knobs)
+    return mobilenet(
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+        name,
+        alpha=0.5,
+        **knobs,
+    )
 
 
 @register_model(
-    "mobilenetv2_035", family="mobilenet", paper=_V2_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3),
-    params=1_691_208, params_source="keras.applications MobileNetV2(alpha=0.35)",
-)  # fmt: skip
-def mobilenetv2_035(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                    classifier_activation="softmax", name="mobilenetv2_035", **knobs):
+    "mobilenetv2_035",
+    family="mobilenet",
+    paper=_V2_PAPER,
+    input_shape=(224, 224, 3),
+    small_input=(32, 32, 3),
+    params=1_691_208,
+    params_source="keras.applications MobileNetV2(alpha=0.35)",
+)
+def mobilenetv2_035(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="mobilenetv2_035",
+    **knobs,
+):
     """MobileNet v2 at width multiplier 0.35; ``knobs`` as :func:`mobilenetv2`."""
-    return mobilenetv2(include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-                       alpha=0.35, **knobs)
+    return mobilenetv2(
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+        name,
+        alpha=0.35,
+        **knobs,
+    )
 
 
 @register_model(
-    "mobilenetv2_140", family="mobilenet", paper=_V2_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3),
-    params=6_156_712, params_source="keras.applications MobileNetV2(alpha=1.4)",
-)  # fmt: skip
-def mobilenetv2_140(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                    classifier_activation="softmax", name="mobilenetv2_140", **knobs):
+    "mobilenetv2_140",
+    family="mobilenet",
+    paper=_V2_PAPER,
+    input_shape=(224, 224, 3),
+    small_input=(32, 32, 3),
+    params=6_156_712,
+    params_source="keras.applications MobileNetV2(alpha=1.4)",
+)
+def mobilenetv2_140(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="mobilenetv2_140",
+    **knobs,
+):
     """MobileNet v2 at width multiplier 1.4; ``knobs`` as :func:`mobilenetv2`."""
-    return mobilenetv2(include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-                       alpha=1.4, **knobs)
+    return mobilenetv2(
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+        name,
+        alpha=1.4,
+        **knobs,
+    )

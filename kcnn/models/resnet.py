@@ -43,9 +43,20 @@ from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
 __all__ = [
-    "RESNET_SPECS", "resnet", "resnet_endpoints", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
-    "resnet50v2", "resnet101v2", "resnet152v2", "seresnet50", "seresnet101",
-]  # fmt: skip
+    "RESNET_SPECS",
+    "resnet",
+    "resnet_endpoints",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "resnet50v2",
+    "resnet101v2",
+    "resnet152v2",
+    "seresnet50",
+    "seresnet101",
+]
 
 _PAPER_V1 = "He et al. 2015, Deep residual learning for image recognition"
 _PAPER_V2 = "He et al. 2016, Identity mappings in deep residual networks"
@@ -64,8 +75,14 @@ STEMS = ("imagenet", "cifar")
 DOWNSAMPLE = ("first", "last")
 
 # The keras.applications models and the knobs that reproduce their layout exactly.
-_APPLICATIONS = {(50, 1): "ResNet50", (101, 1): "ResNet101", (152, 1): "ResNet152",
-                 (50, 2): "ResNet50V2", (101, 2): "ResNet101V2", (152, 2): "ResNet152V2"}  # fmt: skip
+_APPLICATIONS = {
+    (50, 1): "ResNet50",
+    (101, 1): "ResNet101",
+    (152, 1): "ResNet152",
+    (50, 2): "ResNet50V2",
+    (101, 2): "ResNet101V2",
+    (152, 2): "ResNet152V2",
+}
 _KERAS_LAYOUT = {
     1: dict(stem="imagenet", stride_on="1x1", use_bias=True, shortcut="B", attention=None, downsample="first"),
     2: dict(stem="imagenet", stride_on="3x3", downsample="last", shortcut="B", attention=None),
@@ -105,7 +122,9 @@ def endpoints_from_plan(plan, *, stem_name: str, stem_stride: int, body_stride: 
     return {f"P{int(math.log2(s))}": n for s, n in sorted(by_stride.items())}
 
 
-def resnet_endpoints(depth: int = 50, *, version: int = 1, stem: str = "imagenet", downsample: str | None = None) -> dict:
+def resnet_endpoints(
+    depth: int = 50, *, version: int = 1, stem: str = "imagenet", downsample: str | None = None
+) -> dict:
     """Endpoint layer names of ``resnet(depth, version=, stem=, downsample=)``, ``{"P2": "conv2_block3_out", ...}``."""
     downsample = downsample or ("first" if version == 1 else "last")
     plan = block_plan(_spec(depth)[1], downsample=downsample)
@@ -129,8 +148,17 @@ def resnet_stem(x, stem: str, *, use_bias: bool, preact: bool = False):
     if stem == "imagenet":
         x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
     kernel, strides, padding = (7, 2, "valid") if stem == "imagenet" else (3, 1, "same")
-    x = conv_bn_act(x, 64, kernel, strides=strides, padding=padding, activation=None, use_bn=not preact,
-                    use_bias=use_bias or preact, name="conv1")  # fmt: skip
+    x = conv_bn_act(
+        x,
+        64,
+        kernel,
+        strides=strides,
+        padding=padding,
+        activation=None,
+        use_bn=not preact,
+        use_bias=use_bias or preact,
+        name="conv1",
+    )
     if not preact:
         x = layers.Activation("relu", name="conv1_relu")(x)
     if stem == "imagenet":
@@ -150,7 +178,9 @@ def _imagenet_source(depth, version, knobs, weights):
     if wrong:
         need = ", ".join(f"{k}={_KERAS_LAYOUT[version][k]!r}" for k in wrong)
         got = ", ".join(f"{k}={v!r}" for k, v in wrong.items())
-        raise ValueError(f"weights='imagenet' needs keras.applications.{application}'s layout ({need}); Received: {got}")
+        raise ValueError(
+            f"weights='imagenet' needs keras.applications.{application}'s layout ({need}); Received: {got}"
+        )
     return ImagenetSource(application)
 
 
@@ -187,20 +217,27 @@ def resnet(
     """
     block, blocks = _spec(depth)
     if version not in (1, 2):
-        raise ValueError(f"version must be 1 (He et al. 2015) or 2 (pre-activation, 2016); Received: version={version!r}")
+        raise ValueError(
+            f"version must be 1 (He et al. 2015) or 2 (pre-activation, 2016); Received: version={version!r}"
+        )
     if version == 2 and block != "bottleneck":
-        raise ValueError(f"pre-activation (version=2) ResNets are built from bottlenecks: depth 50, 101 or 152; "
-                         f"Received: depth={depth}")  # fmt: skip
+        raise ValueError(
+            f"pre-activation (version=2) ResNets are built from bottlenecks: depth 50, 101 or 152; "
+            f"Received: depth={depth}"
+        )
     if version == 2 and (use_bias or last_gamma_init != 1):
-        raise ValueError("use_bias and last_gamma_init apply to version=1 only (ResNetV2 has biases exactly where "
-                         "no BN follows, and no BN at the end of its residual branches)")
+        raise ValueError(
+            "use_bias and last_gamma_init apply to version=1 only (ResNetV2 has biases exactly where "
+            "no BN follows, and no BN at the end of its residual branches)"
+        )
     if attention not in ATTENTIONS:
         raise ValueError(f"attention must be one of {ATTENTIONS}; Received: attention={attention!r}")
     if stem not in STEMS:
         raise ValueError(f"stem must be one of {STEMS}; Received: stem={stem!r}")
     downsample = downsample or ("first" if version == 1 else "last")
-    knobs = dict(stem=stem, stride_on=stride_on, use_bias=use_bias, shortcut=shortcut, attention=attention,
-                 downsample=downsample)  # fmt: skip
+    knobs = dict(
+        stem=stem, stride_on=stride_on, use_bias=use_bias, shortcut=shortcut, attention=attention, downsample=downsample
+    )
     imagenet = _imagenet_source(depth, version, knobs, weights)
     plan = block_plan(blocks, downsample=downsample)
 
@@ -211,118 +248,320 @@ def resnet(
             if version == 2:
                 x = residual_preact_bottleneck(x, STAGE_FILTERS[stage], stride_on=stride_on, **kwargs)
             elif block == "bottleneck":
-                x = residual_bottleneck(x, STAGE_FILTERS[stage], stride_on=stride_on, use_bias=use_bias,
-                                        last_gamma_init=last_gamma_init, **kwargs)  # fmt: skip
+                x = residual_bottleneck(
+                    x,
+                    STAGE_FILTERS[stage],
+                    stride_on=stride_on,
+                    use_bias=use_bias,
+                    last_gamma_init=last_gamma_init,
+                    **kwargs,
+                )
             else:
-                x = residual_basic(x, STAGE_FILTERS[stage], use_bias=use_bias, last_gamma_init=last_gamma_init,
-                                   **kwargs)  # fmt: skip
+                x = residual_basic(
+                    x, STAGE_FILTERS[stage], use_bias=use_bias, last_gamma_init=last_gamma_init, **kwargs
+                )
         if version == 2:
             x = layers.BatchNormalization(epsilon=BN_EPSILON, name="post_bn")(x)
             x = layers.Activation("relu", name="post_relu")(x)
         return x
 
     return build_classifier(
-        name=name or f"resnet{depth}{'v2' if version == 2 else ''}", features=features, include_top=include_top,
-        weights=weights, input_tensor=input_tensor, input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, default_shape=(224, 224, 3),
-        min_size=32 if stem == "imagenet" else 8, imagenet=imagenet,
-    )  # fmt: skip
+        name=name or f"resnet{depth}{'v2' if version == 2 else ''}",
+        features=features,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=(224, 224, 3),
+        min_size=32 if stem == "imagenet" else 8,
+        imagenet=imagenet,
+    )
 
 
 _TORCHVISION = dict(params_convention="trainable", small_input=(32, 32, 3))
 _KERAS = dict(params_convention="total", small_input=(32, 32, 3))
 
 
-@register_model("resnet18", family="resnet", paper=_PAPER_V1, input_shape=(224, 224, 3), params=11_689_512,
-                params_source="torchvision resnet18", **_TORCHVISION)  # fmt: skip
-def resnet18(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name="resnet18", stem="imagenet", shortcut="B", attention=None,
-             use_bias=False):  # fmt: skip
+@register_model(
+    "resnet18",
+    family="resnet",
+    paper=_PAPER_V1,
+    input_shape=(224, 224, 3),
+    params=11_689_512,
+    params_source="torchvision resnet18",
+    **_TORCHVISION,
+)
+def resnet18(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet18",
+    stem="imagenet",
+    shortcut="B",
+    attention=None,
+    use_bias=False,
+):
     """ResNet-18 (basic blocks 2-2-2-2), torchvision's layout; ``stem="cifar"`` for 32x32 / 28x28 inputs."""
     return resnet(18, **locals())
 
 
-@register_model("resnet34", family="resnet", paper=_PAPER_V1, input_shape=(224, 224, 3), params=21_797_672,
-                params_source="torchvision resnet34", **_TORCHVISION)  # fmt: skip
-def resnet34(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name="resnet34", stem="imagenet", shortcut="B", attention=None,
-             use_bias=False):  # fmt: skip
+@register_model(
+    "resnet34",
+    family="resnet",
+    paper=_PAPER_V1,
+    input_shape=(224, 224, 3),
+    params=21_797_672,
+    params_source="torchvision resnet34",
+    **_TORCHVISION,
+)
+def resnet34(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet34",
+    stem="imagenet",
+    shortcut="B",
+    attention=None,
+    use_bias=False,
+):
     """ResNet-34 (basic blocks 3-4-6-3), torchvision's layout; ``stem="cifar"`` for 32x32 inputs."""
     return resnet(34, **locals())
 
 
-@register_model("resnet50", family="resnet", paper=_PAPER_V1, input_shape=(224, 224, 3), params=25_636_712,
-                params_source="keras.applications ResNet50", **_KERAS)  # fmt: skip
-def resnet50(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name="resnet50", stem="imagenet", stride_on="1x1", use_bias=True,
-             shortcut="B", attention=None):  # fmt: skip
+@register_model(
+    "resnet50",
+    family="resnet",
+    paper=_PAPER_V1,
+    input_shape=(224, 224, 3),
+    params=25_636_712,
+    params_source="keras.applications ResNet50",
+    **_KERAS,
+)
+def resnet50(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet50",
+    stem="imagenet",
+    stride_on="1x1",
+    use_bias=True,
+    shortcut="B",
+    attention=None,
+):
     """ResNet-50 (bottlenecks 3-4-6-3), keras.applications' layout (stride on the 1x1,
     conv biases); ``weights="imagenet"`` transfers from keras.applications.ResNet50.
     ``stride_on="3x3", use_bias=False`` gives torchvision's v1.5 (25,557,032 trainable)."""
     return resnet(50, **locals())
 
 
-@register_model("resnet101", family="resnet", paper=_PAPER_V1, input_shape=(224, 224, 3), params=44_707_176,
-                params_source="keras.applications ResNet101", **_KERAS)  # fmt: skip
-def resnet101(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-              classifier_activation="softmax", name="resnet101", stem="imagenet", stride_on="1x1", use_bias=True,
-              shortcut="B", attention=None):  # fmt: skip
+@register_model(
+    "resnet101",
+    family="resnet",
+    paper=_PAPER_V1,
+    input_shape=(224, 224, 3),
+    params=44_707_176,
+    params_source="keras.applications ResNet101",
+    **_KERAS,
+)
+def resnet101(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet101",
+    stem="imagenet",
+    stride_on="1x1",
+    use_bias=True,
+    shortcut="B",
+    attention=None,
+):
     """ResNet-101 (bottlenecks 3-4-23-3), keras.applications' layout (see :func:`resnet50`)."""
     return resnet(101, **locals())
 
 
-@register_model("resnet152", family="resnet", paper=_PAPER_V1, input_shape=(224, 224, 3), params=60_419_944,
-                params_source="keras.applications ResNet152", **_KERAS)  # fmt: skip
-def resnet152(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-              classifier_activation="softmax", name="resnet152", stem="imagenet", stride_on="1x1", use_bias=True,
-              shortcut="B", attention=None):  # fmt: skip
+@register_model(
+    "resnet152",
+    family="resnet",
+    paper=_PAPER_V1,
+    input_shape=(224, 224, 3),
+    params=60_419_944,
+    params_source="keras.applications ResNet152",
+    **_KERAS,
+)
+def resnet152(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet152",
+    stem="imagenet",
+    stride_on="1x1",
+    use_bias=True,
+    shortcut="B",
+    attention=None,
+):
     """ResNet-152 (bottlenecks 3-8-36-3), keras.applications' layout (see :func:`resnet50`)."""
     return resnet(152, **locals())
 
 
-@register_model("resnet50v2", family="resnet", paper=_PAPER_V2, input_shape=(224, 224, 3), params=25_613_800,
-                params_source="keras.applications ResNet50V2", **_KERAS)  # fmt: skip
-def resnet50v2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-               classifier_activation="softmax", name="resnet50v2", stem="imagenet", stride_on="3x3",
-               downsample="last", shortcut="B", attention=None):  # fmt: skip
+@register_model(
+    "resnet50v2",
+    family="resnet",
+    paper=_PAPER_V2,
+    input_shape=(224, 224, 3),
+    params=25_613_800,
+    params_source="keras.applications ResNet50V2",
+    **_KERAS,
+)
+def resnet50v2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet50v2",
+    stem="imagenet",
+    stride_on="3x3",
+    downsample="last",
+    shortcut="B",
+    attention=None,
+):
     """Pre-activation ResNet-50, keras.applications' ResNet50V2 layout (stride in the last
     block of stages 2-4); ``weights="imagenet"`` transfers from it."""
     return resnet(50, version=2, **locals())
 
 
-@register_model("resnet101v2", family="resnet", paper=_PAPER_V2, input_shape=(224, 224, 3), params=44_675_560,
-                params_source="keras.applications ResNet101V2", **_KERAS)  # fmt: skip
-def resnet101v2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name="resnet101v2", stem="imagenet", stride_on="3x3",
-                downsample="last", shortcut="B", attention=None):  # fmt: skip
+@register_model(
+    "resnet101v2",
+    family="resnet",
+    paper=_PAPER_V2,
+    input_shape=(224, 224, 3),
+    params=44_675_560,
+    params_source="keras.applications ResNet101V2",
+    **_KERAS,
+)
+def resnet101v2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet101v2",
+    stem="imagenet",
+    stride_on="3x3",
+    downsample="last",
+    shortcut="B",
+    attention=None,
+):
     """Pre-activation ResNet-101, keras.applications' ResNet101V2 layout (see :func:`resnet50v2`)."""
     return resnet(101, version=2, **locals())
 
 
-@register_model("resnet152v2", family="resnet", paper=_PAPER_V2, input_shape=(224, 224, 3), params=60_380_648,
-                params_source="keras.applications ResNet152V2", **_KERAS)  # fmt: skip
-def resnet152v2(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name="resnet152v2", stem="imagenet", stride_on="3x3",
-                downsample="last", shortcut="B", attention=None):  # fmt: skip
+@register_model(
+    "resnet152v2",
+    family="resnet",
+    paper=_PAPER_V2,
+    input_shape=(224, 224, 3),
+    params=60_380_648,
+    params_source="keras.applications ResNet152V2",
+    **_KERAS,
+)
+def resnet152v2(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="resnet152v2",
+    stem="imagenet",
+    stride_on="3x3",
+    downsample="last",
+    shortcut="B",
+    attention=None,
+):
     """Pre-activation ResNet-152, keras.applications' ResNet152V2 layout (see :func:`resnet50v2`)."""
     return resnet(152, version=2, **locals())
 
 
-@register_model("seresnet50", family="senet", paper=_PAPER_SE, input_shape=(224, 224, 3), params=28_088_024,
-                params_source="timm legacy_seresnet50", **_TORCHVISION)  # fmt: skip
-def seresnet50(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-               classifier_activation="softmax", name="seresnet50", stem="imagenet", stride_on="1x1",
-               use_bias=False, shortcut="B", attention="se"):  # fmt: skip
+@register_model(
+    "seresnet50",
+    family="senet",
+    paper=_PAPER_SE,
+    input_shape=(224, 224, 3),
+    params=28_088_024,
+    params_source="timm legacy_seresnet50",
+    **_TORCHVISION,
+)
+def seresnet50(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="seresnet50",
+    stem="imagenet",
+    stride_on="1x1",
+    use_bias=False,
+    shortcut="B",
+    attention="se",
+):
     """SE-ResNet-50: ResNet-50 with squeeze-and-excitation (reduction 16) on every residual
     branch before the addition, no conv biases, stride on the 1x1 (SENet's Caffe models)."""
     return resnet(50, **locals())
 
 
-@register_model("seresnet101", family="senet", paper=_PAPER_SE, input_shape=(224, 224, 3), params=49_326_872,
-                params_source="torchvision resnet101 (44,549,160) + SE modules; timm legacy_seresnet101 lists 49.33M",
-                **_TORCHVISION)  # fmt: skip
-def seresnet101(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-                classifier_activation="softmax", name="seresnet101", stem="imagenet", stride_on="1x1",
-                use_bias=False, shortcut="B", attention="se"):  # fmt: skip
+@register_model(
+    "seresnet101",
+    family="senet",
+    paper=_PAPER_SE,
+    input_shape=(224, 224, 3),
+    params=49_326_872,
+    params_source="torchvision resnet101 (44,549,160) + SE modules; timm legacy_seresnet101 lists 49.33M",
+    **_TORCHVISION,
+)
+def seresnet101(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="seresnet101",
+    stem="imagenet",
+    stride_on="1x1",
+    use_bias=False,
+    shortcut="B",
+    attention="se",
+):
     """SE-ResNet-101: ResNet-101 with squeeze-and-excitation (see :func:`seresnet50`)."""
     return resnet(101, **locals())

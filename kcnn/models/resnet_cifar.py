@@ -26,8 +26,17 @@ from kcnn.models._base import build_classifier
 from kcnn.models.resnet import block_plan, endpoints_from_plan
 from kcnn.registry import register_model
 
-__all__ = ["RESNET_CIFAR_SPECS", "resnet_cifar", "resnet_cifar_endpoints",
-           "resnet20", "resnet32", "resnet44", "resnet56", "resnet110", "resnet1202"]  # fmt: skip
+__all__ = [
+    "RESNET_CIFAR_SPECS",
+    "resnet_cifar",
+    "resnet_cifar_endpoints",
+    "resnet20",
+    "resnet32",
+    "resnet44",
+    "resnet56",
+    "resnet110",
+    "resnet1202",
+]
 
 _PAPER = "He et al. 2015, Deep residual learning for image recognition, §4.2 (CIFAR-10)"
 
@@ -40,7 +49,9 @@ _STAGES = ("conv2", "conv3", "conv4")
 def _plan(depth):
     if depth not in RESNET_CIFAR_SPECS:
         if not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
-            raise ValueError(f"CIFAR ResNet depth must be 6n+2 (e.g. {sorted(RESNET_CIFAR_SPECS)}); Received: depth={depth!r}")
+            raise ValueError(
+                f"CIFAR ResNet depth must be 6n+2 (e.g. {sorted(RESNET_CIFAR_SPECS)}); Received: depth={depth!r}"
+            )
     n = RESNET_CIFAR_SPECS.get(depth, (depth - 2) // 6)
     return block_plan((n, n, n), stage_names=_STAGES)
 
@@ -91,15 +102,30 @@ def resnet_cifar(
         x = conv_bn_act(x, STAGE_FILTERS[0], 3, activation=None, name="conv1")
         x = layers.Activation("relu", name="conv1_relu")(x)
         for stage, block_name, stride in plan:
-            x = residual_basic(x, STAGE_FILTERS[stage], stride=stride, shortcut=shortcut, attention=attention,
-                               last_gamma_init=last_gamma_init, name=block_name)  # fmt: skip
+            x = residual_basic(
+                x,
+                STAGE_FILTERS[stage],
+                stride=stride,
+                shortcut=shortcut,
+                attention=attention,
+                last_gamma_init=last_gamma_init,
+                name=block_name,
+            )
         return x
 
     return build_classifier(
-        name=name or f"resnet{depth}", features=features, include_top=include_top, weights=weights,
-        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, default_shape=(32, 32, 3), min_size=4,
-    )  # fmt: skip
+        name=name or f"resnet{depth}",
+        features=features,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=(32, 32, 3),
+        min_size=4,
+    )
 
 
 def _rounded(millions: str) -> dict:
@@ -109,50 +135,116 @@ def _rounded(millions: str) -> dict:
     return dict(params=round(value), params_tolerance=0.5 * 10 ** (6 - decimals) / value)
 
 
-_REG = dict(family="resnet_cifar", paper=_PAPER, input_shape=(32, 32, 3), params_convention="trainable",
-            params_source="He et al. 2015, Table 6 (option A shortcuts)", small_input=(32, 32, 3))  # fmt: skip
+_REG = dict(
+    family="resnet_cifar",
+    paper=_PAPER,
+    input_shape=(32, 32, 3),
+    params_convention="trainable",
+    params_source="He et al. 2015, Table 6 (option A shortcuts)",
+    small_input=(32, 32, 3),
+)
 
 
 @register_model("resnet20", **_REG, **_rounded("0.27"))
-def resnet20(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
-             classifier_activation="softmax", name="resnet20", shortcut="A", attention=None):  # fmt: skip
+def resnet20(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="resnet20",
+    shortcut="A",
+    attention=None,
+):
     """ResNet-20 for CIFAR (n=3): 0.27M parameters, 8.75% CIFAR-10 error in the paper."""
     return resnet_cifar(20, **locals())
 
 
 @register_model("resnet32", **_REG, **_rounded("0.46"))
-def resnet32(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
-             classifier_activation="softmax", name="resnet32", shortcut="A", attention=None):  # fmt: skip
+def resnet32(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="resnet32",
+    shortcut="A",
+    attention=None,
+):
     """ResNet-32 for CIFAR (n=5): 0.46M parameters, 7.51% error."""
     return resnet_cifar(32, **locals())
 
 
 @register_model("resnet44", **_REG, **_rounded("0.66"))
-def resnet44(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
-             classifier_activation="softmax", name="resnet44", shortcut="A", attention=None):  # fmt: skip
+def resnet44(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="resnet44",
+    shortcut="A",
+    attention=None,
+):
     """ResNet-44 for CIFAR (n=7): 0.66M parameters, 7.17% error."""
     return resnet_cifar(44, **locals())
 
 
 @register_model("resnet56", **_REG, **_rounded("0.85"))
-def resnet56(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
-             classifier_activation="softmax", name="resnet56", shortcut="A", attention=None):  # fmt: skip
+def resnet56(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="resnet56",
+    shortcut="A",
+    attention=None,
+):
     """ResNet-56 for CIFAR (n=9): 0.85M parameters, 6.97% error."""
     return resnet_cifar(56, **locals())
 
 
 @register_model("resnet110", **_REG, **_rounded("1.7"))
-def resnet110(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
-              classifier_activation="softmax", name="resnet110", shortcut="A", attention=None):  # fmt: skip
+def resnet110(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="resnet110",
+    shortcut="A",
+    attention=None,
+):
     """ResNet-110 for CIFAR (n=18): 1.7M parameters, 6.43% error."""
     return resnet_cifar(110, **locals())
 
 
 # "heavy": ~4,200 layers deep; Keras' graph trace of its training step dominates the zoo harness.
 @register_model("resnet1202", **_REG, **_rounded("19.4"), tags=("heavy",))
-def resnet1202(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
-               classifier_activation="softmax", name="resnet1202", shortcut="A", attention=None,
-               last_gamma_init=0.1):  # fmt: skip
+def resnet1202(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="resnet1202",
+    shortcut="A",
+    attention=None,
+    last_gamma_init=0.1,
+):
     """ResNet-1202 for CIFAR (n=200): 19.4M parameters, 7.93% error (overfits, per the paper).
 
     Deviation: each residual branch's last BN starts at gamma 0.1, not the paper's 1.

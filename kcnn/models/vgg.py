@@ -20,8 +20,20 @@ from kcnn.models._base import build_classifier, predictions
 from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
-__all__ = ["VGG_CONFIGS", "VGGConfig", "vgg", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19",
-           "vgg19_bn", "vgg_mini"]
+__all__ = [
+    "VGG_CONFIGS",
+    "VGGConfig",
+    "vgg",
+    "vgg11",
+    "vgg11_bn",
+    "vgg13",
+    "vgg13_bn",
+    "vgg16",
+    "vgg16_bn",
+    "vgg19",
+    "vgg19_bn",
+    "vgg_mini",
+]
 
 _PAPER = "Simonyan & Zisserman 2014, Very deep convolutional networks for large-scale image recognition"
 _BN = " with BatchNorm after every convolution (torchvision's vgg*_bn)"
@@ -48,7 +60,15 @@ VGG_CONFIGS = {
     "mini": VGGConfig(((32, 32), (64, 64))),
 }
 _IMAGENET = {"D": ImagenetSource("VGG16"), "E": ImagenetSource("VGG19")}
-_NAMES = {"A": "vgg11", "A-LRN": "vgg11_lrn", "B": "vgg13", "C": "vgg16_c", "D": "vgg16", "E": "vgg19", "mini": "vgg_mini"}
+_NAMES = {
+    "A": "vgg11",
+    "A-LRN": "vgg11_lrn",
+    "B": "vgg13",
+    "C": "vgg16_c",
+    "D": "vgg16",
+    "E": "vgg19",
+    "mini": "vgg_mini",
+}
 _DEFAULT_SHAPE = {"mini": (28, 28, 1)}
 
 
@@ -112,99 +132,248 @@ def vgg(
         return predictions(x, classes=classes, classifier_activation=classifier_activation, kernel_initializer=kinit)
 
     return build_classifier(
-        name=name or _NAMES[config] + ("_bn" if batch_norm else ""), features=features, top=top, fixed_size=True,
-        include_top=include_top, weights=weights, input_tensor=input_tensor, input_shape=input_shape, pooling=pooling,
-        classes=classes, classifier_activation=classifier_activation, default_shape=_DEFAULT_SHAPE.get(config, (224, 224, 3)),
-        min_size=2 ** len(spec.blocks), imagenet=imagenet,
-    )  # fmt: skip
+        name=name or _NAMES[config] + ("_bn" if batch_norm else ""),
+        features=features,
+        top=top,
+        fixed_size=True,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=_DEFAULT_SHAPE.get(config, (224, 224, 3)),
+        min_size=2 ** len(spec.blocks),
+        imagenet=imagenet,
+    )
 
 
 def _register(name, config, batch_norm, params, source, convention="total"):
     return register_model(
-        name, family="vgg", paper=f"{_PAPER}, configuration {config}" + (_BN if batch_norm else ""),
-        input_shape=(224, 224, 3), small_input=(32, 32, 3), params=params, params_source=source,
+        name,
+        family="vgg",
+        paper=f"{_PAPER}, configuration {config}" + (_BN if batch_norm else ""),
+        input_shape=(224, 224, 3),
+        small_input=(32, 32, 3),
+        params=params,
+        params_source=source,
         params_convention=convention,
-    )  # fmt: skip
+    )
 
 
 _TV = "torchvision {} (trainable: the BatchNorm variants add gamma and beta per conv channel)"
 
 
 @_register("vgg11", "A", False, 132_863_336, "torchvision vgg11; arithmetic from Table 1 (paper: 133M)")
-def vgg11(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name="vgg11", **knobs):
+def vgg11(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="vgg11",
+    **knobs,
+):
     """VGG-11, configuration A (8 conv + 3 FC layers). ``knobs``: see :func:`vgg`."""
-    return vgg("A", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-               **knobs)
+    return vgg(
+        "A", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
+    )
 
 
 @_register("vgg11_bn", "A", True, 132_868_840, _TV.format("vgg11_bn"), "trainable")
-def vgg11_bn(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name="vgg11_bn", **knobs):
+def vgg11_bn(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="vgg11_bn",
+    **knobs,
+):
     """VGG-11 (A) with BatchNorm after every convolution (torchvision's vgg11_bn)."""
-    return vgg("A", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-               batch_norm=True, **knobs)
+    return vgg(
+        "A",
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+        name,
+        batch_norm=True,
+        **knobs,
+    )
 
 
 @_register("vgg13", "B", False, 133_047_848, "torchvision vgg13; arithmetic from Table 1 (paper: 133M)")
-def vgg13(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name="vgg13", **knobs):
+def vgg13(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="vgg13",
+    **knobs,
+):
     """VGG-13, configuration B (10 conv + 3 FC layers). ``knobs``: see :func:`vgg`."""
-    return vgg("B", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-               **knobs)
+    return vgg(
+        "B", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
+    )
 
 
 @_register("vgg13_bn", "B", True, 133_053_736, _TV.format("vgg13_bn"), "trainable")
-def vgg13_bn(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name="vgg13_bn", **knobs):
+def vgg13_bn(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="vgg13_bn",
+    **knobs,
+):
     """VGG-13 (B) with BatchNorm after every convolution (torchvision's vgg13_bn)."""
-    return vgg("B", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-               batch_norm=True, **knobs)
+    return vgg(
+        "B",
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+        name,
+        batch_norm=True,
+        **knobs,
+    )
 
 
 @_register("vgg16", "D", False, 138_357_544, "keras.applications VGG16 count_params()")
-def vgg16(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name="vgg16", **knobs):
+def vgg16(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="vgg16",
+    **knobs,
+):
     """VGG-16, configuration D (13 conv + 3 FC layers); ``weights="imagenet"`` from keras.applications.VGG16."""
-    return vgg("D", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-               **knobs)
+    return vgg(
+        "D", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
+    )
 
 
 @_register("vgg16_bn", "D", True, 138_365_992, _TV.format("vgg16_bn"), "trainable")
-def vgg16_bn(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name="vgg16_bn", **knobs):
+def vgg16_bn(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="vgg16_bn",
+    **knobs,
+):
     """VGG-16 (D) with BatchNorm after every convolution (torchvision's vgg16_bn)."""
-    return vgg("D", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-               batch_norm=True, **knobs)
+    return vgg(
+        "D",
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+        name,
+        batch_norm=True,
+        **knobs,
+    )
 
 
 @_register("vgg19", "E", False, 143_667_240, "keras.applications VGG19 count_params()")
-def vgg19(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-          classifier_activation="softmax", name="vgg19", **knobs):
+def vgg19(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="vgg19",
+    **knobs,
+):
     """VGG-19, configuration E (16 conv + 3 FC layers); ``weights="imagenet"`` from keras.applications.VGG19."""
-    return vgg("E", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-               **knobs)
+    return vgg(
+        "E", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
+    )
 
 
 @_register("vgg19_bn", "E", True, 143_678_248, _TV.format("vgg19_bn"), "trainable")
-def vgg19_bn(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=1000,
-             classifier_activation="softmax", name="vgg19_bn", **knobs):
+def vgg19_bn(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="vgg19_bn",
+    **knobs,
+):
     """VGG-19 (E) with BatchNorm after every convolution (torchvision's vgg19_bn)."""
-    return vgg("E", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-               batch_norm=True, **knobs)
+    return vgg(
+        "E",
+        include_top,
+        weights,
+        input_tensor,
+        input_shape,
+        pooling,
+        classes,
+        classifier_activation,
+        name,
+        batch_norm=True,
+        **knobs,
+    )
 
 
 @register_model(
-    "vgg_mini", family="vgg", input_shape=(28, 28, 1), small_input=(4, 4, 1), params=871_402,
+    "vgg_mini",
+    family="vgg",
+    input_shape=(28, 28, 1),
+    small_input=(4, 4, 1),
+    params=871_402,
     paper="not in the paper: VGG's design rule (3x3 conv-BN-ReLU stacks, 2x2/2 pooling) sized for 28x28 images",
     params_source="arithmetic, 10 classes: convs 320 + 9,248 + 18,496 + 36,928, BatchNorm 4 x (32 + 32 + 64 + 64), "
-                  "fc1 3,136 x 256 + 256, predictions 2,570",
-)  # fmt: skip
-def vgg_mini(include_top=True, weights=None, input_tensor=None, input_shape=None, pooling=None, classes=10,
-             classifier_activation="softmax", name="vgg_mini", **knobs):
+    "fc1 3,136 x 256 + 256, predictions 2,570",
+)
+def vgg_mini(
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name="vgg_mini",
+    **knobs,
+):
     """A small VGG-style network for 28x28 images (kcnn's, not the paper's): conv 32-32, pool,
     conv 64-64, pool, each conv followed by BatchNorm and ReLU, then fc 256 with dropout 0.3.
     The Fashion-MNIST speed-run preset trains it."""
     knobs = {"batch_norm": True, "fc": (256,), "dropout": 0.3, "kernel_initializer": "he_normal", **knobs}
-    return vgg("mini", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name,
-               **knobs)
+    return vgg(
+        "mini", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
+    )

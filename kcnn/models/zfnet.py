@@ -61,13 +61,17 @@ ZFNET_MIN_SIZE = _min_size()
 
 
 @register_model(
-    "zfnet", family="zfnet", paper=_PAPER, input_shape=(224, 224, 3), small_input=(ZFNET_MIN_SIZE, ZFNET_MIN_SIZE, 3),
+    "zfnet",
+    family="zfnet",
+    paper=_PAPER,
+    input_shape=(224, 224, 3),
+    small_input=(ZFNET_MIN_SIZE, ZFNET_MIN_SIZE, 3),
     params=62_357_608,
     params_source="arithmetic from Fig. 3: conv1 7*7*3*96+96 = 14,208; conv2 5*5*96*256+256 = 614,656; "
-                  "conv3 3*3*256*384+384 = 885,120; conv4 3*3*384*384+384 = 1,327,488; conv5 3*3*384*256+256 = 884,992; "
-                  "fc6 6*6*256*4096+4096 = 37,752,832; fc7 4096*4096+4096 = 16,781,312; fc8 4096*1000+1000 = 4,097,000; "
-                  "total 62,357,608",
-)  # fmt: skip
+    "conv3 3*3*256*384+384 = 885,120; conv4 3*3*384*384+384 = 1,327,488; conv5 3*3*384*256+256 = 884,992; "
+    "fc6 6*6*256*4096+4096 = 37,752,832; fc7 4096*4096+4096 = 16,781,312; fc8 4096*1000+1000 = 4,097,000; "
+    "total 62,357,608",
+)
 def zfnet(
     include_top=True,
     weights=None,
@@ -103,8 +107,16 @@ def zfnet(
     def features(x):
         for i, (filters, kernel, strides, pad, pool_norm) in enumerate(ZFNET_CONVS, 1):
             padding = "same" if strides == 1 and 2 * pad == kernel - 1 else pad
-            x = conv_act(x, filters, kernel, strides=strides, padding=padding, kernel_constraint=constraint,
-                         name=f"conv{i}", **act)
+            x = conv_act(
+                x,
+                filters,
+                kernel,
+                strides=strides,
+                padding=padding,
+                kernel_constraint=constraint,
+                name=f"conv{i}",
+                **act,
+            )
             if pool_norm or i == len(ZFNET_CONVS):
                 x = CeilModeMaxPooling2D(3, 2, name=f"pool{i}")(x)
             if pool_norm:
@@ -120,7 +132,17 @@ def zfnet(
         return predictions(x, classes=classes, classifier_activation=classifier_activation, kernel_initializer=kinit)
 
     return build_classifier(
-        name=name, features=features, top=top, fixed_size=True, include_top=include_top, weights=weights,
-        input_tensor=input_tensor, input_shape=input_shape, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation, default_shape=(224, 224, 3), min_size=ZFNET_MIN_SIZE,
-    )  # fmt: skip
+        name=name,
+        features=features,
+        top=top,
+        fixed_size=True,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=(224, 224, 3),
+        min_size=ZFNET_MIN_SIZE,
+    )

@@ -8,5 +8,13 @@ from kcnn.training.config import ConfigError, DataConfig, ExperimentConfig, Expo
 from kcnn.training.trainer import Plan, plan, train
 
 __all__ = [
-    "ConfigError", "DataConfig", "ExperimentConfig", "ExportConfig", "ModelConfig", "Plan", "TrainConfig", "plan", "train",
-]  # fmt: skip
+    "ConfigError",
+    "DataConfig",
+    "ExperimentConfig",
+    "ExportConfig",
+    "ModelConfig",
+    "Plan",
+    "TrainConfig",
+    "plan",
+    "train",
+]

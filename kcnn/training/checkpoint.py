@@ -38,7 +38,9 @@ def seed_generator_states(model: keras.Model) -> list:
 class Checkpointer:
     """Save and restore the training state of one run directory."""
 
-    def __init__(self, directory: str, model: keras.Model, optimizer, strategy: tf.distribute.Strategy, max_to_keep: int = 2):
+    def __init__(
+        self, directory: str, model: keras.Model, optimizer, strategy: tf.distribute.Strategy, max_to_keep: int = 2
+    ):
         self.chief = is_chief(strategy)
         self.shared_directory = directory  # every worker restores from the chief's checkpoints
         self.directory = directory if self.chief else os.path.join(directory, f".worker-{worker_index(strategy)}")
@@ -46,9 +48,12 @@ class Checkpointer:
             self.epochs_done = tf.Variable(0, dtype=tf.int64, trainable=False, name="epochs_done")
             self.steps_done = tf.Variable(0, dtype=tf.int64, trainable=False, name="steps_done")
         self.checkpoint = tf.train.Checkpoint(
-            model=model, optimizer=optimizer, epochs_done=self.epochs_done, steps_done=self.steps_done,
+            model=model,
+            optimizer=optimizer,
+            epochs_done=self.epochs_done,
+            steps_done=self.steps_done,
             rng=seed_generator_states(model),
-        )  # fmt: skip
+        )
         self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=max_to_keep)
 
     def restore(self) -> tuple[int, int] | None:

@@ -12,7 +12,15 @@ import json
 import typing
 from dataclasses import dataclass, field
 
-__all__ = ["ConfigError", "ModelConfig", "DataConfig", "TrainConfig", "FinetuneConfig", "ExportConfig", "ExperimentConfig"]
+__all__ = [
+    "ConfigError",
+    "ModelConfig",
+    "DataConfig",
+    "TrainConfig",
+    "FinetuneConfig",
+    "ExportConfig",
+    "ExperimentConfig",
+]
 
 
 class ConfigError(ValueError):
@@ -107,7 +115,7 @@ class ExperimentConfig:
         return json.dumps(self.to_dict(), indent=2) + "\n"
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ExperimentConfig":
+    def from_dict(cls, d: dict) -> ExperimentConfig:
         return _from_dict(cls, d, "")
 
     def override(self, dotted: str, value) -> None:

@@ -45,12 +45,16 @@ def check_strategy(name: str, resolver: str = "tf_config") -> None:
     if resolver not in RESOLVERS:
         raise ConfigError("train.cluster_resolver", f"must be one of {', '.join(RESOLVERS)}; got {resolver!r}")
     if name == "mirrored" and len(_mirrored_devices()) < 2:
-        raise ConfigError("train.strategy", "mirrored needs at least two devices (GPUs, or logical CPU devices); "
-                          "this machine has one")  # fmt: skip
+        raise ConfigError(
+            "train.strategy", "mirrored needs at least two devices (GPUs, or logical CPU devices); this machine has one"
+        )
     if name == "multi_worker":
         if resolver == "tf_config" and "TF_CONFIG" not in os.environ:
-            raise ConfigError("train.strategy", "multi_worker needs the TF_CONFIG environment variable "
-                              "(or train.cluster_resolver=slurm inside a Slurm job)")  # fmt: skip
+            raise ConfigError(
+                "train.strategy",
+                "multi_worker needs the TF_CONFIG environment variable "
+                "(or train.cluster_resolver=slurm inside a Slurm job)",
+            )
         if resolver == "slurm" and "SLURM_JOB_ID" not in os.environ:
             raise ConfigError("train.cluster_resolver", "slurm: not inside a Slurm job (no SLURM_JOB_ID)")
         if resolver == "tf_config":

@@ -15,7 +15,15 @@ import keras
 
 from kcnn.training.config import ConfigError
 
-__all__ = ["HEAD_LAYERS", "block_of", "blocks", "freeze_backbone", "unfreeze", "load_backbone_weights", "check_unfreeze"]
+__all__ = [
+    "HEAD_LAYERS",
+    "block_of",
+    "blocks",
+    "freeze_backbone",
+    "unfreeze",
+    "load_backbone_weights",
+    "check_unfreeze",
+]
 
 HEAD_LAYERS = ("predictions",)
 _BLOCK = re.compile(r"^(conv\d+_block\d+|block_?\d+[a-z]?|inception\d[a-z]|mixed\d+|stage\d+_unit\d+|[a-z]+\d+)")
@@ -63,7 +71,7 @@ def unfreeze(model: keras.Model, which: str = "all") -> list[str]:
     """
     check_unfreeze(which)
     order = blocks(model)
-    chosen = set(order if which == "all" else order[-int(which):])
+    chosen = set(order if which == "all" else order[-int(which) :])
     for layer in model.layers:
         trainable = layer.name in HEAD_LAYERS or block_of(layer.name) in chosen
         layer.trainable = trainable and not _is_norm(layer)

@@ -15,7 +15,7 @@ penalty ``l2/2 * sum(w**2)`` over kernels (gradient += l2 * w), the papers' weig
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -67,10 +67,12 @@ class TrainLoop:
         self._decayed = [v for v in model.trainable_variables if not v.path.endswith(NO_L2)]
         replica_train = tf.function(self._replica_train, jit_compile=jit_compile)
         replica_eval = tf.function(self._replica_eval, jit_compile=jit_compile)
-        self._train_step = tf.function(lambda it: self._reduce(strategy.run(replica_train, args=next(it))),
-                                       reduce_retracing=True)  # fmt: skip
-        self._eval_step = tf.function(lambda batch: self._reduce(strategy.run(replica_eval, args=batch)),
-                                      reduce_retracing=True)  # fmt: skip
+        self._train_step = tf.function(
+            lambda it: self._reduce(strategy.run(replica_train, args=next(it))), reduce_retracing=True
+        )
+        self._eval_step = tf.function(
+            lambda batch: self._reduce(strategy.run(replica_eval, args=batch)), reduce_retracing=True
+        )
 
     # --- per replica ------------------------------------------------------------------
 
@@ -90,7 +92,9 @@ class TrainLoop:
             loss = tf.nn.compute_average_loss(self.loss(targets, probs), global_batch_size=self.global_batch_size)
             penalties = [tf.cast(v, tf.float32) for v in self.model.losses]
             if self.l2 and self._decayed:
-                penalties.append(0.5 * self.l2 * tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in self._decayed]))
+                penalties.append(
+                    0.5 * self.l2 * tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in self._decayed])
+                )
             if penalties:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(penalties))
             scaled = self.optimizer.scale_loss(loss)
@@ -134,8 +138,15 @@ class TrainLoop:
 
         return self.strategy.distribute_datasets_from_function(fn)
 
-    def train_epoch(self, dataset, steps: int, *, first_step: int = 0, on_step: Callable | None = None,
-                    progress: keras.utils.Progbar | None = None) -> EpochResult:  # fmt: skip
+    def train_epoch(
+        self,
+        dataset,
+        steps: int,
+        *,
+        first_step: int = 0,
+        on_step: Callable | None = None,
+        progress: keras.utils.Progbar | None = None,
+    ) -> EpochResult:
         """Run ``steps - first_step`` training steps over the distributed ``dataset``.
 
         ``on_step(step)`` runs after each step (checkpoints); a NaN/inf loss raises
@@ -167,5 +178,8 @@ class TrainLoop:
         if totals is None:
             raise ValueError("evaluation dataset is empty")
         n = max(float(totals["count"]), 1.0)
-        return EpochResult(loss=float(totals["loss_sum"]) / n, accuracy=float(totals["correct"]) / n,
-                           confusion=np.rint(totals["confusion"]).astype(np.int64))  # fmt: skip
+        return EpochResult(
+            loss=float(totals["loss_sum"]) / n,
+            accuracy=float(totals["correct"]) / n,
+            confusion=np.rint(totals["confusion"]).astype(np.int64),
+        )

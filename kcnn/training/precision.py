@@ -46,8 +46,10 @@ def resolve_precision(name: str, strategy: str = "default") -> str:
 def precision_warning(policy: str) -> str | None:
     """A one-line warning for a policy that runs slowly here (float16 emulated without a GPU)."""
     if policy == "mixed_float16" and not _has_gpu():
-        return ("mixed_float16 without a GPU: Keras emulates float16 on the CPU, which is slow "
-                "(useful for testing; use mixed_bfloat16 or float32 for speed)")  # fmt: skip
+        return (
+            "mixed_float16 without a GPU: Keras emulates float16 on the CPU, which is slow "
+            "(useful for testing; use mixed_bfloat16 or float32 for speed)"
+        )
     return None
 
 

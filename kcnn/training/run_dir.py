@@ -53,8 +53,11 @@ def prepare_run_dir(files: RunFiles, config: ExperimentConfig, *, overwrite: boo
         shutil.rmtree(files.root)
     if os.path.exists(files.config):
         if not _same_config(files, config):
-            raise ConfigError("model_dir", f"{files.root} holds a run with a different config; choose another "
-                              "model_dir or pass overwrite to start afresh")  # fmt: skip
+            raise ConfigError(
+                "model_dir",
+                f"{files.root} holds a run with a different config; choose another "
+                "model_dir or pass overwrite to start afresh",
+            )
         return
     if os.path.isdir(files.root) and [n for n in os.listdir(files.root) if not n.startswith(".")] and chief:
         raise ConfigError("model_dir", f"{files.root} exists and is not a kcnn run directory")

@@ -28,8 +28,14 @@ SCHEDULES = ("constant", "step", "cosine", "onecycle")
 class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
     """One-cycle policy (Smith & Topin 2017) with cosine annealing in both phases."""
 
-    def __init__(self, max_lr: float, total_steps: int, pct_start: float = 0.3, div_factor: float = 25.0,
-                 final_div_factor: float = 1e4):  # fmt: skip
+    def __init__(
+        self,
+        max_lr: float,
+        total_steps: int,
+        pct_start: float = 0.3,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+    ):
         self.max_lr = float(max_lr)
         self.total_steps = int(total_steps)
         self.pct_start = float(pct_start)
@@ -49,8 +55,13 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         return ops.where(step < up, anneal(start, self.max_lr, step / up), anneal(self.max_lr, end, (step - up) / down))
 
     def get_config(self):
-        return {"max_lr": self.max_lr, "total_steps": self.total_steps, "pct_start": self.pct_start,
-                "div_factor": self.div_factor, "final_div_factor": self.final_div_factor}  # fmt: skip
+        return {
+            "max_lr": self.max_lr,
+            "total_steps": self.total_steps,
+            "pct_start": self.pct_start,
+            "div_factor": self.div_factor,
+            "final_div_factor": self.final_div_factor,
+        }
 
 
 def check_schedule(name: str, *, epochs: int, boundaries=(), warmup_epochs: float = 0.0) -> None:
@@ -63,11 +74,21 @@ def check_schedule(name: str, *, epochs: int, boundaries=(), warmup_epochs: floa
         if not float(warmup_epochs) < float(b) < epochs:
             raise ConfigError("train.lr_boundaries", f"boundary at epoch {b} is beyond the run's {epochs} epochs")
     if not 0 <= float(warmup_epochs) < epochs:
-        raise ConfigError("train.warmup_epochs", f"a warmup of {warmup_epochs} epochs does not fit the run's {epochs} epochs")
+        raise ConfigError(
+            "train.warmup_epochs", f"a warmup of {warmup_epochs} epochs does not fit the run's {epochs} epochs"
+        )
 
 
-def make_schedule(name: str, learning_rate: float, *, steps_per_epoch: int, epochs: int, boundaries=(),
-                  decay_factor: float = 0.1, warmup_epochs: float = 0.0):  # fmt: skip
+def make_schedule(
+    name: str,
+    learning_rate: float,
+    *,
+    steps_per_epoch: int,
+    epochs: int,
+    boundaries=(),
+    decay_factor: float = 0.1,
+    warmup_epochs: float = 0.0,
+):
     """A Keras learning-rate (schedule) for ``name``; the float itself for ``constant``."""
     check_schedule(name, epochs=epochs, boundaries=boundaries, warmup_epochs=warmup_epochs)
     total = steps_per_epoch * epochs

@@ -91,7 +91,9 @@ def _check_train(config: ExperimentConfig) -> None:
     if t.clipnorm is not None and t.clipnorm <= 0:
         raise ConfigError("train.clipnorm", f"must be positive; got {t.clipnorm}")
     if t.checkpoint_every < 0:
-        raise ConfigError("train.checkpoint_every", f"must be 0 or a positive number of steps; got {t.checkpoint_every}")
+        raise ConfigError(
+            "train.checkpoint_every", f"must be 0 or a positive number of steps; got {t.checkpoint_every}"
+        )
     check_schedule(t.schedule, epochs=t.epochs, boundaries=t.lr_boundaries, warmup_epochs=t.warmup_epochs)
     check_strategy(t.strategy, t.cluster_resolver)
     if f.weights is not None:
@@ -122,9 +124,12 @@ def plan(config: ExperimentConfig) -> Plan:
     except ValueError as err:
         raise ConfigError("data.augment", str(err)) from None
     if soft and config.train.loss not in SOFT_TARGET_LOSSES:
-        raise ConfigError("train.loss", f"{config.train.loss} cannot take the soft labels data.augment="
-                          f"{','.join(d.augment)} makes; use one of {', '.join(SOFT_TARGET_LOSSES)}",
-                          others=("data.augment",))  # fmt: skip
+        raise ConfigError(
+            "train.loss",
+            f"{config.train.loss} cannot take the soft labels data.augment="
+            f"{','.join(d.augment)} makes; use one of {', '.join(SOFT_TARGET_LOSSES)}",
+            others=("data.augment",),
+        )
     if d.image_size is not None and (len(d.image_size) != 2 or any(int(s) <= 0 for s in d.image_size)):
         raise ConfigError("data.image_size", f"must be two positive integers (height, width); got {d.image_size!r}")
     if d.channels is not None and d.channels not in (1, 3):
@@ -144,8 +149,9 @@ def plan(config: ExperimentConfig) -> Plan:
     try:
         create_model(config.model.name, input_shape=image_shape, classes=info.num_classes, **config.model.kwargs)
     except (ValueError, TypeError) as err:
-        raise ConfigError("model.name", f"{config.model.name} cannot take {d.dataset} images of shape "
-                          f"{image_shape}: {err}") from None  # fmt: skip
+        raise ConfigError(
+            "model.name", f"{config.model.name} cannot take {d.dataset} images of shape {image_shape}: {err}"
+        ) from None
     finally:
         keras.backend.clear_session()
     return Plan(info, image_shape, validation, soft)
@@ -164,8 +170,11 @@ def _split_datasets(config: ExperimentConfig, p: Plan):
         val = test
     elif isinstance(p.validation, float):
         if n < 0:
-            raise ConfigError("data.validation", f"{d.dataset} {d.train_split} has no known size to hold out a fraction "
-                              "of; use 'test', 'none' or explicit splits")  # fmt: skip
+            raise ConfigError(
+                "data.validation",
+                f"{d.dataset} {d.train_split} has no known size to hold out a fraction "
+                "of; use 'test', 'none' or explicit splits",
+            )
         n_val = max(1, round(n * p.validation))
         train, val, n = train.take(n - n_val), train.skip(n - n_val), n - n_val
     if 0 <= n < config.train.batch_size:
@@ -173,15 +182,25 @@ def _split_datasets(config: ExperimentConfig, p: Plan):
     return train, val, test, n
 
 
-def _pipeline(config: ExperimentConfig, p: Plan, ds, batch_size: int, *, training: bool, epoch: int = 0,
-              skip_batches: int = 0):  # fmt: skip
+def _pipeline(
+    config: ExperimentConfig, p: Plan, ds, batch_size: int, *, training: bool, epoch: int = 0, skip_batches: int = 0
+):
     d = config.data
     return kdata.make_pipeline(
-        ds, batch_size=batch_size, training=training, seed=config.train.seed, epoch=epoch, cache=d.cache,
-        image_size=p.image_shape[:2], resize=d.resize, channels=p.image_shape[2], augment=d.augment,
+        ds,
+        batch_size=batch_size,
+        training=training,
+        seed=config.train.seed,
+        epoch=epoch,
+        cache=d.cache,
+        image_size=p.image_shape[:2],
+        resize=d.resize,
+        channels=p.image_shape[2],
+        augment=d.augment,
         num_classes=None if config.train.loss == "sparse_cross_entropy" else p.dataset.num_classes,
-        drop_remainder=training, skip_batches=skip_batches,
-    )  # fmt: skip
+        drop_remainder=training,
+        skip_batches=skip_batches,
+    )
 
 
 def build_model(config: ExperimentConfig, p: Plan, normalizer) -> keras.Model:
@@ -190,8 +209,9 @@ def build_model(config: ExperimentConfig, p: Plan, normalizer) -> keras.Model:
     image = keras.Input(p.image_shape, name="image")
     name, kwargs = config.model.name, dict(config.model.kwargs)
     if config.finetune.weights == "imagenet":
-        backbone = create_model(name, include_top=False, weights="imagenet", pooling="avg",
-                                input_tensor=normalizer(image), **kwargs)  # fmt: skip
+        backbone = create_model(
+            name, include_top=False, weights="imagenet", pooling="avg", input_tensor=normalizer(image), **kwargs
+        )
         head = keras.layers.Dense(p.dataset.num_classes, activation="softmax", dtype="float32", name="predictions")
         return keras.Model(image, head(backbone.output), name=name)
     model = create_model(name, input_tensor=normalizer(image), classes=p.dataset.num_classes, **kwargs)
@@ -203,13 +223,23 @@ def build_model(config: ExperimentConfig, p: Plan, normalizer) -> keras.Model:
 def _optimizer(config: ExperimentConfig, steps_per_epoch: int, *, epochs: int, lr_scale: float = 1.0):
     t = config.train
     learning_rate = make_schedule(
-        t.schedule, t.learning_rate * lr_scale, steps_per_epoch=steps_per_epoch, epochs=epochs,
-        boundaries=t.lr_boundaries, decay_factor=t.lr_decay_factor, warmup_epochs=t.warmup_epochs,
-    )  # fmt: skip
+        t.schedule,
+        t.learning_rate * lr_scale,
+        steps_per_epoch=steps_per_epoch,
+        epochs=epochs,
+        boundaries=t.lr_boundaries,
+        decay_factor=t.lr_decay_factor,
+        warmup_epochs=t.warmup_epochs,
+    )
     optimizer = make_optimizer(
-        t.optimizer, learning_rate, momentum=t.momentum, nesterov=t.nesterov, weight_decay=t.weight_decay,
-        clipnorm=t.clipnorm, ema_momentum=t.ema_momentum if t.ema else None,
-    )  # fmt: skip
+        t.optimizer,
+        learning_rate,
+        momentum=t.momentum,
+        nesterov=t.nesterov,
+        weight_decay=t.weight_decay,
+        clipnorm=t.clipnorm,
+        ema_momentum=t.ema_momentum if t.ema else None,
+    )
     if keras.config.dtype_policy().name == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer
@@ -282,16 +312,25 @@ class _Run:
             print(f"kcnn: fine-tuning {len(trained)} blocks at learning rate x{f.lr_factor}", flush=True)
         epochs = {"head": f.head_epochs, "unfrozen": t.epochs - f.head_epochs}.get(phase, t.epochs)
         with self.strategy.scope():
-            optimizer = _optimizer(self.config, self.steps_per_epoch, epochs=epochs,
-                                   lr_scale=f.lr_factor if phase == "unfrozen" else 1.0)  # fmt: skip
+            optimizer = _optimizer(
+                self.config, self.steps_per_epoch, epochs=epochs, lr_scale=f.lr_factor if phase == "unfrozen" else 1.0
+            )
             self.model.compile(optimizer=optimizer, loss=make_loss(t.loss, label_smoothing=t.label_smoothing))
             optimizer.build(self.model.trainable_variables)
         self.loop = TrainLoop(
-            self.model, optimizer, self.model.loss, strategy=self.strategy, num_classes=self.p.dataset.num_classes,
-            global_batch_size=t.batch_size, sparse_labels=t.loss == "sparse_cross_entropy", jit_compile=t.jit_compile,
+            self.model,
+            optimizer,
+            self.model.loss,
+            strategy=self.strategy,
+            num_classes=self.p.dataset.num_classes,
+            global_batch_size=t.batch_size,
+            sparse_labels=t.loss == "sparse_cross_entropy",
+            jit_compile=t.jit_compile,
             l2=t.l2,
-        )  # fmt: skip
-        self.checkpointer = Checkpointer(os.path.join(self.files.checkpoints, phase), self.model, optimizer, self.strategy)
+        )
+        self.checkpointer = Checkpointer(
+            os.path.join(self.files.checkpoints, phase), self.model, optimizer, self.strategy
+        )
 
     def dataset(self, raw, *, training: bool, epoch: int = 0, skip_batches: int = 0):
         return self.loop.distribute(
@@ -352,7 +391,7 @@ def train(config: ExperimentConfig, *, overwrite: bool = False, verbose=None, on
         tic = time.time()
         save_every = t.checkpoint_every
 
-        def on_step(step, epoch=epoch):
+        def on_step(step, epoch=epoch, save_every=save_every):
             if save_every and step % save_every == 0 and step < run.steps_per_epoch:
                 run.checkpointer.save(epoch, step)
 
@@ -360,8 +399,11 @@ def train(config: ExperimentConfig, *, overwrite: bool = False, verbose=None, on
         try:
             result = run.loop.train_epoch(
                 run.dataset(run.train_raw, training=True, epoch=epoch, skip_batches=start_step),
-                run.steps_per_epoch, first_step=start_step, on_step=on_step, progress=progress,
-            )  # fmt: skip
+                run.steps_per_epoch,
+                first_step=start_step,
+                on_step=on_step,
+                progress=progress,
+            )
         except NonFiniteLoss as err:
             raise NonFiniteLoss(f"{err}; stopped, the last good checkpoint is kept in {files.checkpoints}") from None
         start_step = 0
@@ -373,7 +415,9 @@ def train(config: ExperimentConfig, *, overwrite: bool = False, verbose=None, on
                 v = run.loop.evaluate(val)
             history.setdefault("val_loss", []).append(v["loss"])
             history.setdefault("val_accuracy", []).append(v["accuracy"])
-        history.setdefault("learning_rate", []).append(float(keras.ops.convert_to_numpy(run.loop.optimizer.learning_rate)))
+        history.setdefault("learning_rate", []).append(
+            float(keras.ops.convert_to_numpy(run.loop.optimizer.learning_rate))
+        )
         history.setdefault("time", []).append(round(time.time() - tic, 3))
         if run.chief:  # history first: a checkpoint never gets ahead of the history a resume truncates
             write_history(files, history)
@@ -396,32 +440,53 @@ def _finish(run: _Run, history: dict, train_seconds: float) -> dict:
     config, p, files = run.config, run.p, run.files
     test = run.loop.evaluate(run.dataset(run.test_raw, training=False))
     results = {
-        "model": config.model.name, "dataset": config.data.dataset, "epochs": config.train.epochs,
-        "test_accuracy": test["accuracy"], "test_loss": test["loss"], "test_examples": int(test["confusion"].sum()),
-        "train_seconds_this_session": round(train_seconds, 1), "params": int(run.model.count_params()),
-        "precision": keras.config.dtype_policy().name, "strategy": config.train.strategy,
+        "model": config.model.name,
+        "dataset": config.data.dataset,
+        "epochs": config.train.epochs,
+        "test_accuracy": test["accuracy"],
+        "test_loss": test["loss"],
+        "test_examples": int(test["confusion"].sum()),
+        "train_seconds_this_session": round(train_seconds, 1),
+        "params": int(run.model.count_params()),
+        "precision": keras.config.dtype_policy().name,
+        "strategy": config.train.strategy,
         "replicas": run.strategy.num_replicas_in_sync,
-        "artifacts": {"model_dir": files.root, "config": files.config, "history_json": files.history_json,
-                      "history_csv": files.history_csv, "learning_curves": files.curves,
-                      "confusion_matrix": files.confusion, "keras_model": files.model,
-                      "tensorboard": files.tensorboard},
-    }  # fmt: skip
+        "artifacts": {
+            "model_dir": files.root,
+            "config": files.config,
+            "history_json": files.history_json,
+            "history_csv": files.history_csv,
+            "learning_curves": files.curves,
+            "confusion_matrix": files.confusion,
+            "keras_model": files.model,
+            "tensorboard": files.tensorboard,
+        },
+    }
     if not run.chief:
         return results
     if os.path.exists(files.best):
         results["artifacts"]["best_model"] = files.best
     title = f"{config.model.name} on {config.data.dataset}"
     plot_learning_curves(history, files.curves, title=title)
-    plot_confusion_matrix(test["confusion"], p.dataset.class_names, files.confusion,
-                          title=f"{title}: test accuracy {test['accuracy']:.4f}")  # fmt: skip
+    plot_confusion_matrix(
+        test["confusion"],
+        p.dataset.class_names,
+        files.confusion,
+        title=f"{title}: test accuracy {test['accuracy']:.4f}",
+    )
     with atomic_file(files.model, suffix=".keras") as tmp:
         run.model.save(tmp)
     if config.export.formats:
         report = export_model(
-            run.model, files.export, config.export.formats, class_names=p.dataset.class_names,
+            run.model,
+            files.export,
+            config.export.formats,
+            class_names=p.dataset.class_names,
             preprocessing=Preprocessing(p.dataset.image_shape, config.data.resize),
-            calibration_data=run.train_raw, test_data=run.test_raw, overwrite=True,
-        )  # fmt: skip
+            calibration_data=run.train_raw,
+            test_data=run.test_raw,
+            overwrite=True,
+        )
         results["exports"] = report["artifacts"]
     atomic_write_json(files.results, results)
     return results

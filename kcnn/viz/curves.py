@@ -53,8 +53,15 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names, path, title: str = ""
     ax.set_ylabel("true")
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=6,
-                    color="white" if rates[i, j] > 0.5 else "black")  # fmt: skip
+            ax.text(
+                j,
+                i,
+                str(matrix[i, j]),
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if rates[i, j] > 0.5 else "black",
+            )
     ax.set_title(title or "confusion matrix")
     fig.tight_layout()
     with atomic_file(path, suffix=".png") as tmp:

@@ -20,7 +20,14 @@ def test_bottleneck_layer_names_and_parameters():
     model = build(dense_layer, growth_rate=12)
     assert model.output.shape == (None, 8, 8, 36)
     assert [layer.name for layer in model.layers[1:]] == [
-        "conv2_0_bn", "conv2_0_relu", "conv2_1_conv", "conv2_1_bn", "conv2_1_relu", "conv2_2_conv", "conv2_concat"]
+        "conv2_0_bn",
+        "conv2_0_relu",
+        "conv2_1_conv",
+        "conv2_1_bn",
+        "conv2_1_relu",
+        "conv2_2_conv",
+        "conv2_concat",
+    ]
     assert model.get_layer("conv2_1_conv").filters == 48  # 4k
     # BN(24) + 1x1 24->48 + BN(48) + 3x3 48->12, no conv biases
     assert n_params(model) == 4 * 24 + 24 * 48 + 4 * 48 + 9 * 48 * 12
@@ -41,7 +48,9 @@ def test_dense_layer_passes_its_input_through_unchanged():
 def test_dense_block_grows_by_num_layers_times_growth_rate():
     model = build(dense_block, num_layers=4, growth_rate=12)
     assert model.output.shape == (None, 8, 8, 24 + 4 * 12)
-    assert [f"conv2_block{i}_concat" for i in range(1, 5)] == [l.name for l in model.layers if l.name.endswith("concat")]
+    assert [f"conv2_block{i}_concat" for i in range(1, 5)] == [
+        l.name for l in model.layers if l.name.endswith("concat")
+    ]
 
 
 def test_dropout_follows_each_conv():

@@ -39,8 +39,10 @@ def test_make_divisible_matches_the_reference_rounding():
         assert r % 8 == 0 and r >= 0.9 * v
 
 
-@pytest.mark.parametrize("size,kernel,want", [(32, 3, ((0, 1), (0, 1))), (33, 3, ((1, 1), (1, 1))),
-                                              (32, 5, ((1, 2), (1, 2))), (None, 3, ((0, 1), (0, 1)))])  # fmt: skip
+@pytest.mark.parametrize(
+    "size,kernel,want",
+    [(32, 3, ((0, 1), (0, 1))), (33, 3, ((1, 1), (1, 1))), (32, 5, ((1, 2), (1, 2))), (None, 3, ((0, 1), (0, 1)))],
+)
 def test_stride2_padding_values(size, kernel, want):
     assert stride2_padding(keras.KerasTensor((None, size, size, 4)), kernel) == want
 
@@ -84,9 +86,17 @@ def test_inverted_residual_shortcut_only_when_shapes_allow(filters, strides, res
 
 def test_inverted_residual_names_and_linear_bottleneck():
     m = _block_model(inverted_residual, filters=24, strides=2, name="block_1")
-    assert _names(m) == ["block_1_expand", "block_1_expand_BN", "block_1_expand_relu", "block_1_pad",
-                         "block_1_depthwise", "block_1_depthwise_BN", "block_1_depthwise_relu", "block_1_project",
-                         "block_1_project_BN"]  # fmt: skip
+    assert _names(m) == [
+        "block_1_expand",
+        "block_1_expand_BN",
+        "block_1_expand_relu",
+        "block_1_pad",
+        "block_1_depthwise",
+        "block_1_depthwise_BN",
+        "block_1_depthwise_relu",
+        "block_1_project",
+        "block_1_project_BN",
+    ]
     # Linear bottleneck: the block ends at the projection's BatchNorm, no activation, so it goes negative.
     assert isinstance(m.layers[-1], layers.BatchNormalization)
     y = _np(m(np.random.default_rng(0).normal(size=(4, 8, 8, 16)).astype("float32"), training=True))
@@ -96,12 +106,24 @@ def test_inverted_residual_names_and_linear_bottleneck():
 
 
 def test_mbconv_names_se_width_and_attention_choices():
-    m = _block_model(mbconv, shape=(8, 8, 24), filters=24, expand_ratio=6, kernel_size=5, drop_rate=0.1,
-                     name="block2b")  # fmt: skip
-    assert _names(m) == ["block2b_expand_conv", "block2b_expand_bn", "block2b_expand_activation", "block2b_dwconv",
-                         "block2b_bn", "block2b_activation", "block2b_se_squeeze", "block2b_se_reshape",
-                         "block2b_se_reduce", "block2b_se_expand", "block2b_se_excite", "block2b_project_conv",
-                         "block2b_project_bn", "block2b_drop", "block2b_add"]  # fmt: skip
+    m = _block_model(mbconv, shape=(8, 8, 24), filters=24, expand_ratio=6, kernel_size=5, drop_rate=0.1, name="block2b")
+    assert _names(m) == [
+        "block2b_expand_conv",
+        "block2b_expand_bn",
+        "block2b_expand_activation",
+        "block2b_dwconv",
+        "block2b_bn",
+        "block2b_activation",
+        "block2b_se_squeeze",
+        "block2b_se_reshape",
+        "block2b_se_reduce",
+        "block2b_se_expand",
+        "block2b_se_excite",
+        "block2b_project_conv",
+        "block2b_project_bn",
+        "block2b_drop",
+        "block2b_add",
+    ]
     # SE squeezes to se_ratio x the block's *input* channels (reference code), not the expanded 144.
     assert m.get_layer("block2b_se_reduce").kernel.shape == (1, 1, 144, 6)
     assert m.get_layer("block2b_dwconv").kernel.shape[:2] == (5, 5)

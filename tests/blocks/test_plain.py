@@ -51,7 +51,9 @@ def test_every_activation_choice_builds_a_dense_layer(activation):
 
 
 def test_unknown_choices_are_one_line_errors_naming_the_argument():
-    with pytest.raises(ValueError, match=r"^`activation` must be one of 'relu', 'sigmoid', .*'maxout'; Received: activation='swish'$"):
+    with pytest.raises(
+        ValueError, match=r"^`activation` must be one of 'relu', 'sigmoid', .*'maxout'; Received: activation='swish'$"
+    ):
         _model(lambda x: conv_act(x, 4, 3, activation="swish", name="c"))
     with pytest.raises(ValueError, match=r"^`kernel_initializer` must be one of 'paper', 'glorot_uniform'.*Received"):
         kernel_initializer_for("xavier", None)

@@ -28,9 +28,18 @@ def test_basic_block_shapes_and_names():
     model = block_model(residual_basic, filters=32, stride=2)
     assert model.output.shape == (None, 4, 4, 32)
     names = {layer.name for layer in model.layers}
-    assert {"conv2_block1_1_pad", "conv2_block1_1_conv", "conv2_block1_1_bn", "conv2_block1_1_relu",
-            "conv2_block1_2_conv", "conv2_block1_2_bn", "conv2_block1_0_conv", "conv2_block1_0_bn",
-            "conv2_block1_add", "conv2_block1_out"} <= names  # fmt: skip
+    assert {
+        "conv2_block1_1_pad",
+        "conv2_block1_1_conv",
+        "conv2_block1_1_bn",
+        "conv2_block1_1_relu",
+        "conv2_block1_2_conv",
+        "conv2_block1_2_bn",
+        "conv2_block1_0_conv",
+        "conv2_block1_0_bn",
+        "conv2_block1_add",
+        "conv2_block1_out",
+    } <= names
     assert "conv2_block1_2_relu" not in names  # no ReLU before the addition
     assert model.get_layer("conv2_block1_1_conv").strides == (2, 2)
     assert model.get_layer("conv2_block1_1_conv").use_bias is False
@@ -60,11 +69,14 @@ def test_bottleneck_use_bias_adds_one_bias_per_conv_filter():
     assert n_params(biased) - plain == 8 + 8 + 32 + 32  # 1_conv, 2_conv, 3_conv, 0_conv (projection)
 
 
-@pytest.mark.parametrize("block,kwargs,channels", [
-    (residual_basic, {}, 32),
-    (residual_bottleneck, {}, 128),
-    (residual_preact_bottleneck, {}, 128),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "block,kwargs,channels",
+    [
+        (residual_basic, {}, 32),
+        (residual_bottleneck, {}, 128),
+        (residual_preact_bottleneck, {}, 128),
+    ],
+)
 def test_se_adds_exactly_its_two_1x1_convs_before_the_addition(block, kwargs, channels):
     plain = block_model(block, input_shape=(8, 8, channels), filters=32, **kwargs)
     se = block_model(block, input_shape=(8, 8, channels), filters=32, attention="se", **kwargs)
@@ -102,8 +114,15 @@ def test_option_c_projects_even_when_shapes_match():
 def test_preact_bottleneck_matches_keras_resnet_v2_layout():
     model = block_model(residual_preact_bottleneck, input_shape=(8, 8, 16), filters=8)
     names = {layer.name for layer in model.layers}
-    assert {"conv2_block1_preact_bn", "conv2_block1_preact_relu", "conv2_block1_0_conv", "conv2_block1_1_conv",
-            "conv2_block1_2_conv", "conv2_block1_3_conv", "conv2_block1_out"} <= names  # fmt: skip
+    assert {
+        "conv2_block1_preact_bn",
+        "conv2_block1_preact_relu",
+        "conv2_block1_0_conv",
+        "conv2_block1_1_conv",
+        "conv2_block1_2_conv",
+        "conv2_block1_3_conv",
+        "conv2_block1_out",
+    } <= names
     assert "conv2_block1_0_bn" not in names and "conv2_block1_3_bn" not in names
     assert [model.get_layer(f"conv2_block1_{i}_conv").use_bias for i in range(4)] == [True, False, False, True]
     assert producers(model, "conv2_block1_0_conv") == {"conv2_block1_preact_relu"}  # projection of the pre-activation

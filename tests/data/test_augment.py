@@ -33,14 +33,18 @@ def run(ds, augment, batch_size=32, seed=5, **kwargs):
 
 
 def same(a, b):
-    return len(a) == len(b) and all(np.array_equal(x1, x2) and np.array_equal(y1, y2) for (x1, y1), (x2, y2) in zip(a, b))
+    return len(a) == len(b) and all(
+        np.array_equal(x1, x2) and np.array_equal(y1, y2) for (x1, y1), (x2, y2) in zip(a, b)
+    )
 
 
 def shifted(image, dy, dx):
     """``image`` moved down dy and right dx pixels, zeros shifted in."""
     h, w = image.shape[:2]
     out = np.zeros_like(image)
-    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = image[max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = image[
+        max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)
+    ]
     return out
 
 
@@ -214,19 +218,26 @@ def test_parameters_parse_with_defaults_and_soft_label_augmentations_are_named()
     assert kaug.parse_augmentation("crop") == ("crop", (4,))
     assert kaug.parse_augmentation("randaugment:3") == ("randaugment", (3, 9.0))
     assert kaug.parse_augmentation("cutout:0.25:128") == ("cutout", (0.25, 128.0))
-    assert kdata.SOFT_LABEL_AUGMENTATIONS == {"mixup", "cutmix"}
+    assert {"mixup", "cutmix"} == kdata.SOFT_LABEL_AUGMENTATIONS
     assert kdata.makes_soft_labels(["flip", "mixup:0.4"]) and not kdata.makes_soft_labels(["flip", "crop:4"])
 
 
 @pytest.mark.parametrize(
     "spec, message",
-    [("rotate", "unknown augmentation 'rotate'; choose from flip, crop"), ("flip:1", "flip takes no parameters"),
-     ("crop:x", "'crop:x': padding must be an integer; got 'x'"), ("crop:0", "padding must be >= 1; got 0"),
-     ("mixup:0", "alpha must be > 0.0; got 0.0"), ("mixup:inf", "alpha must be a number; got 'inf'"), ("cutmix:2", "alpha must be > 0.0 and <= 1.0; got 2.0"),
-     ("erasing:1.5", "probability must be >= 0.0 and <= 1.0"), ("cutout:0.5:300", "fill must be >= 0.0 and <= 255.0"),
-     ("randaugment:2:9:1", "at most 2 parameter(s), randaugment:NUM_OPS:MAGNITUDE; got 3"),
-     ("randaugment:2.5", "num_ops must be an integer; got '2.5'")],
-)  # fmt: skip
+    [
+        ("rotate", "unknown augmentation 'rotate'; choose from flip, crop"),
+        ("flip:1", "flip takes no parameters"),
+        ("crop:x", "'crop:x': padding must be an integer; got 'x'"),
+        ("crop:0", "padding must be >= 1; got 0"),
+        ("mixup:0", "alpha must be > 0.0; got 0.0"),
+        ("mixup:inf", "alpha must be a number; got 'inf'"),
+        ("cutmix:2", "alpha must be > 0.0 and <= 1.0; got 2.0"),
+        ("erasing:1.5", "probability must be >= 0.0 and <= 1.0"),
+        ("cutout:0.5:300", "fill must be >= 0.0 and <= 255.0"),
+        ("randaugment:2:9:1", "at most 2 parameter(s), randaugment:NUM_OPS:MAGNITUDE; got 3"),
+        ("randaugment:2.5", "num_ops must be an integer; got '2.5'"),
+    ],
+)
 def test_bad_specs_are_one_line_errors(spec, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         kaug.parse_augmentation(spec)
@@ -234,10 +245,15 @@ def test_bad_specs_are_one_line_errors(spec, message):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"augment": ["mixup"]}, "mixes labels: pass num_classes"),
-     ({"augment": ["crop:8"]}, "padding must be smaller than the image (8x8)"), ({"skip_batches": -1}, "skip_batches must be a non-negative integer"), ({"skip_batches": 6}, "an epoch has only 5 batches"),
-     ({"num_classes": 0}, "num_classes must be a positive integer"), ({"augment": "flip"}, "must be a list of names")],
-)  # fmt: skip
+    [
+        ({"augment": ["mixup"]}, "mixes labels: pass num_classes"),
+        ({"augment": ["crop:8"]}, "padding must be smaller than the image (8x8)"),
+        ({"skip_batches": -1}, "skip_batches must be a non-negative integer"),
+        ({"skip_batches": 6}, "an epoch has only 5 batches"),
+        ({"num_classes": 0}, "num_classes must be a positive integer"),
+        ({"augment": "flip"}, "must be a list of names"),
+    ],
+)
 def test_bad_pipeline_arguments(toy, kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         kdata.make_pipeline(toy, batch_size=8, training=True, seed=1, **kwargs)

@@ -103,6 +103,8 @@ def test_not_gzip_despite_the_name(tmp_path):
 
 
 def test_real_fashion_mnist_files(fashion_mnist_dir):
-    x, y = read_idx_pair(f"{fashion_mnist_dir}/t10k-images-idx3-ubyte.gz", f"{fashion_mnist_dir}/t10k-labels-idx1-ubyte.gz")
+    x, y = read_idx_pair(
+        f"{fashion_mnist_dir}/t10k-images-idx3-ubyte.gz", f"{fashion_mnist_dir}/t10k-labels-idx1-ubyte.gz"
+    )
     assert x.shape == (10_000, 28, 28, 1) and y.shape == (10_000,)
     assert np.bincount(y).tolist() == [1000] * 10

@@ -18,12 +18,16 @@ def batches(ds):
 
 
 def same(a, b):
-    return len(a) == len(b) and all(np.array_equal(x1, x2) and np.array_equal(y1, y2) for (x1, y1), (x2, y2) in zip(a, b))
+    return len(a) == len(b) and all(
+        np.array_equal(x1, x2) and np.array_equal(y1, y2) for (x1, y1), (x2, y2) in zip(a, b)
+    )
 
 
 def test_same_seed_same_batches_including_augmentation():
     ds, _ = toy()
-    make = lambda seed, epoch=0: batches(kdata.make_pipeline(ds, batch_size=8, training=True, seed=seed, epoch=epoch, augment=["flip"]))  # noqa: E731
+    make = lambda seed, epoch=0: batches(
+        kdata.make_pipeline(ds, batch_size=8, training=True, seed=seed, epoch=epoch, augment=["flip"])
+    )  # noqa: E731
     assert same(make(7), make(7))
     assert not same(make(7), make(8))
     assert not same(make(7, epoch=0), make(7, epoch=1))
@@ -88,9 +92,12 @@ def test_pad_resize_and_channels():
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"batch_size": 0}, "batch_size must be positive"), ({"batch_size": 2, "resize": "cubic"}, "resize must be one of"),
-     ({"batch_size": 2, "training": True, "augment": ["rotate"]}, "unknown augmentation 'rotate'")],
-)  # fmt: skip
+    [
+        ({"batch_size": 0}, "batch_size must be positive"),
+        ({"batch_size": 2, "resize": "cubic"}, "resize must be one of"),
+        ({"batch_size": 2, "training": True, "augment": ["rotate"]}, "unknown augmentation 'rotate'"),
+    ],
+)
 def test_bad_arguments(kwargs, message):
     ds, _ = toy()
     with pytest.raises(ValueError, match=message):

@@ -104,9 +104,13 @@ def test_image_folders(tmp_path):
 
 
 def test_synthetic_is_deterministic_and_learnable():
-    ds, info = kdata.load("synthetic", "train", image_shape=(16, 16, 3), num_classes=4, num_examples=400, with_info=True)
+    ds, info = kdata.load(
+        "synthetic", "train", image_shape=(16, 16, 3), num_classes=4, num_examples=400, with_info=True
+    )
     a = list(ds.as_numpy_iterator())
-    b = list(kdata.load("synthetic", "train", image_shape=(16, 16, 3), num_classes=4, num_examples=400).as_numpy_iterator())
+    b = list(
+        kdata.load("synthetic", "train", image_shape=(16, 16, 3), num_classes=4, num_examples=400).as_numpy_iterator()
+    )
     assert all(np.array_equal(x[0], y[0]) and x[1] == y[1] for x, y in zip(a, b))
     assert info.image_shape == (16, 16, 3) and info.num_examples == 400
     # The rule is learnable: nearest class mean classifies held-out examples well.

@@ -43,21 +43,33 @@ def lenet_run(tmp_path_factory, fashion_mnist_dir):
         ([], "--model_dir", "give exactly one of --model_dir"),
         (["--keras={k}/lenet.keras", "--model_dir={k}/empty_run"], "--model_dir", "give exactly one"),
         (["--keras={k}/nope.keras"], "--keras", "nope.keras: no such file"),
-        (["--keras={k}/lambda.keras", "--formats=float32", "--noaccuracy"], "--keras",
-         "lambda.keras: refused: it holds Python code"),
+        (
+            ["--keras={k}/lambda.keras", "--formats=float32", "--noaccuracy"],
+            "--keras",
+            "lambda.keras: refused: it holds Python code",
+        ),
         (["--keras={k}/lenet.keras", "--formats=int9"], "--formats", "unknown export format 'int9'"),
         (["--keras={k}/lenet.keras", "--formats="], "--formats", "no formats given"),
-        (["--keras={k}/lenet.keras", "--formats=float32,int8", "--noaccuracy"], "--formats",
-         "int8 is calibrated on training images: give --dataset"),
+        (
+            ["--keras={k}/lenet.keras", "--formats=float32,int8", "--noaccuracy"],
+            "--formats",
+            "int8 is calibrated on training images: give --dataset",
+        ),
         (["--keras={k}/lenet.keras", "--formats=float32"], "--accuracy", "needs --dataset; pass --noaccuracy"),
         (["--keras={k}/lenet.keras", "--dataset=fashion_mnst"], "--dataset", "unknown dataset 'fashion_mnst'"),
         (["--keras={k}/lenet.keras", "--test_split=test[:10"], "--test_split", "expected NAME or NAME[start:stop]"),
         (["--keras={k}/lenet.keras", "--dataset=fashion_mnist", "--resize=cubic"], "--resize", "must be one of pad"),
         (["--keras={k}/lenet.keras", "--labels={k}/none.txt"], "--labels", "none.txt: no such file"),
-        (["--keras={k}/lenet.keras", "--dataset=fashion_mnist", "--labels={k}/three.txt"], "--labels",
-         "three.txt has 3 classes but the model has 10 outputs"),
-        (["--keras={k}/lenet.keras", "--dataset=emnist_letters"], "--dataset",
-         "dataset emnist_letters has 26 classes but the model has 10 outputs"),
+        (
+            ["--keras={k}/lenet.keras", "--dataset=fashion_mnist", "--labels={k}/three.txt"],
+            "--labels",
+            "three.txt has 3 classes but the model has 10 outputs",
+        ),
+        (
+            ["--keras={k}/lenet.keras", "--dataset=emnist_letters"],
+            "--dataset",
+            "dataset emnist_letters has 26 classes but the model has 10 outputs",
+        ),
         (["--keras={k}/lenet.keras", "--calibration_examples=0"], "--calibration_examples", "at least 1"),
         (["--keras={k}/lenet.keras", "--verify_examples=many"], "--verify_examples", "cannot read 'many'"),
         (["--keras={k}/lenet.keras", "--version=-1"], "--version", "at least 0"),
@@ -67,7 +79,7 @@ def lenet_run(tmp_path_factory, fashion_mnist_dir):
         (["--model_dir={k}/empty_run", "--dataset=mnist"], "--dataset", "comes from the run's config.json"),
         (["--keras={k}/lenet.keras", "--epochs=3"], "", "Unknown command line flag 'epochs'"),
     ],
-)  # fmt: skip
+)
 def test_bad_flags_fail_fast_with_one_line(capsys, tmp_path, keras_files, args, flag, words):
     output = tmp_path / "out"
     code, _, err = invoke(capsys, f"--output={output}", *(a.format(k=keras_files) for a in args))
@@ -78,15 +90,29 @@ def test_bad_flags_fail_fast_with_one_line(capsys, tmp_path, keras_files, args, 
 
 def test_export_a_run_versions_and_no_overwrite(capsys, tmp_path, lenet_run):
     output = tmp_path / "saved_models"
-    args = [f"--model_dir={lenet_run}", f"--output={output}", "--formats=savedmodel,float32,int8",
-            "--calibration_examples=100", "--verify_examples=200", "--test_examples=400",
-            "--latency_runs=3"]  # fmt: skip
+    args = [
+        f"--model_dir={lenet_run}",
+        f"--output={output}",
+        "--formats=savedmodel,float32,int8",
+        "--calibration_examples=100",
+        "--verify_examples=200",
+        "--test_examples=400",
+        "--latency_runs=3",
+    ]
     code, out, err = invoke(capsys, *args)
     assert code == 0, err
     version = output / "lenet5" / "1"
     assert f"exported to {version}" in out and "| int8 | model_int8.tflite |" in out
-    for name in ("saved_model.pb", "variables", "assets/labels.txt", "model_float32.tflite", "model_int8.tflite",
-                 "labels.txt", "export.json", "report.md"):  # fmt: skip
+    for name in (
+        "saved_model.pb",
+        "variables",
+        "assets/labels.txt",
+        "model_float32.tflite",
+        "model_int8.tflite",
+        "labels.txt",
+        "export.json",
+        "report.md",
+    ):
         assert (version / name).exists(), name
     report = json.loads((version / "export.json").read_text())
     assert report["test_examples"] == 400 and report["calibration_examples"] == 100 and report["version"] == 1
@@ -105,14 +131,28 @@ def test_export_a_run_versions_and_no_overwrite(capsys, tmp_path, lenet_run):
 
 def test_export_a_keras_file_with_or_without_a_dataset(capsys, tmp_path, lenet_run):
     keras_file = os.path.join(lenet_run, "model.keras")
-    code, out, err = invoke(capsys, f"--keras={keras_file}", "--dataset=fashion_mnist", "--test_split=test[:300]",
-                            f"--output={tmp_path}", "--name=shoes", "--formats=float32",
-                            "--latency_runs=3")  # fmt: skip
+    code, out, err = invoke(
+        capsys,
+        f"--keras={keras_file}",
+        "--dataset=fashion_mnist",
+        "--test_split=test[:300]",
+        f"--output={tmp_path}",
+        "--name=shoes",
+        "--formats=float32",
+        "--latency_runs=3",
+    )
     assert code == 0, err
     report = json.loads((tmp_path / "shoes" / "1" / "export.json").read_text())
     assert report["test_examples"] == 300 and report["class_names"][-1] == "Ankle boot"
-    code, out, err = invoke(capsys, f"--keras={keras_file}", f"--output={tmp_path}", "--formats=savedmodel",
-                            "--noaccuracy", "--verify_examples=20", "--latency_runs=3")  # fmt: skip
+    code, out, err = invoke(
+        capsys,
+        f"--keras={keras_file}",
+        f"--output={tmp_path}",
+        "--formats=savedmodel",
+        "--noaccuracy",
+        "--verify_examples=20",
+        "--latency_runs=3",
+    )
     assert code == 0, err
     report = json.loads((tmp_path / "lenet5" / "1" / "export.json").read_text())
     assert report["test_examples"] is None and report["verified_on"] == 20
@@ -124,8 +164,11 @@ def test_console_script_exit_status(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(
         [sys.executable, "-m", "experiments.export", "--keras=/no/such.keras", f"--output={tmp_path / 'o'}"],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1] == "kcnn-export: error: --keras: /no/such.keras: no such file"
     assert not (tmp_path / "o").exists()

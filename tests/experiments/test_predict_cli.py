@@ -17,8 +17,12 @@ from tests.experiments.runner import invoke_runner
 from tests.export.runs import trained_run
 
 pytestmark = [pytest.mark.tf_only, pytest.mark.xdist_group("predict_cli")]
-ARTIFACTS = {"savedmodel": "", "float32": "model_float32.tflite", "int8_io": "model_int8_io.tflite",
-             "onnx": "model.onnx"}  # fmt: skip
+ARTIFACTS = {
+    "savedmodel": "",
+    "float32": "model_float32.tflite",
+    "int8_io": "model_int8_io.tflite",
+    "onnx": "model.onnx",
+}
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +30,18 @@ def export_dir(tmp_path_factory, fashion_mnist_dir):
     src = source.from_model_dir(trained_run(tmp_path_factory, "lenet5"))
     names = [f for f in ARTIFACTS if not formats.missing_requirements(kexport.FORMATS[f])]
     output = tmp_path_factory.mktemp("predict_exports")
-    kexport.export_version(src.model, output, "lenet5", names, class_names=src.class_names,
-                           preprocessing=src.preprocessing, calibration_data=src.load("train[:2000]"),
-                           calibration_examples=200, sample_images=kexport.take_examples(src.load("test"), 50)[0],
-                           latency_runs=2)  # fmt: skip
+    kexport.export_version(
+        src.model,
+        output,
+        "lenet5",
+        names,
+        class_names=src.class_names,
+        preprocessing=src.preprocessing,
+        calibration_data=src.load("train[:2000]"),
+        calibration_examples=200,
+        sample_images=kexport.take_examples(src.load("test"), 50)[0],
+        latency_runs=2,
+    )
     return output / "lenet5" / "1", src
 
 
@@ -47,8 +59,12 @@ def images(tmp_path_factory, export_dir):
     (root / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not an image")
     Image.fromarray(np.zeros((30, 28), np.uint8)).save(root / "big.png")
     (root / "truncated.png").write_bytes(open(paths[0], "rb").read()[:-40])
-    bad = {"missing": str(root / "missing.png"), "corrupt": str(root / "corrupt.png"), "big": str(root / "big.png"),
-           "truncated": str(root / "truncated.png")}  # fmt: skip
+    bad = {
+        "missing": str(root / "missing.png"),
+        "corrupt": str(root / "corrupt.png"),
+        "big": str(root / "big.png"),
+        "truncated": str(root / "truncated.png"),
+    }
     return paths, x, bad
 
 
@@ -86,7 +102,7 @@ def test_bad_images_get_one_line_each_and_the_rest_are_predicted(capsys, export_
         f"kcnn-predict: error: {bad['missing']}: no such file",
         f"kcnn-predict: error: {bad['corrupt']}: not an image file Pillow can read (PNG, JPEG, BMP, GIF, ...)",
         f"kcnn-predict: error: {bad['big']}: image is 30x28x1 (height x width x channels); the model takes 28x28x1",
-    ]  # fmt: skip
+    ]
     assert err[3].startswith(f"kcnn-predict: error: {bad['truncated']}: cannot read the image: ")
     assert err[4] == "kcnn-predict: 4 of 6 images could not be predicted" and len(err) == 5
 
@@ -101,7 +117,7 @@ def test_bad_images_get_one_line_each_and_the_rest_are_predicted(capsys, export_
         (["--model={d}", "--top_k=0"], "--top_k: must be at least 1"),
         (["--model={d}", "--top_k=x"], "--top_k: cannot read 'x'"),
     ],
-)  # fmt: skip
+)
 def test_bad_model_or_flags_exit_2_before_any_image(capsys, export_dir, images, tmp_path, args, words):
     directory, _ = export_dir
     (directory / "broken.tflite").write_bytes(b"TFL3 but not really")
@@ -119,10 +135,22 @@ def test_console_script_exit_status(export_dir, images):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     paths, _, bad = images
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments.predict", f"--model={export_dir[0] / 'model_float32.tflite'}", paths[2],
-         bad["missing"]], capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "experiments.predict",
+            f"--model={export_dir[0] / 'model_float32.tflite'}",
+            paths[2],
+            bad["missing"],
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 1
     assert proc.stdout.startswith(f"{paths[2]}: ")
-    assert proc.stderr.strip().splitlines()[-2:] == [f"kcnn-predict: error: {bad['missing']}: no such file",
-                                                     "kcnn-predict: 1 of 2 images could not be predicted"]  # fmt: skip
+    assert proc.stderr.strip().splitlines()[-2:] == [
+        f"kcnn-predict: error: {bad['missing']}: no such file",
+        "kcnn-predict: 1 of 2 images could not be predicted",
+    ]

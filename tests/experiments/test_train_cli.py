@@ -41,22 +41,32 @@ def run_cli(tmp_path, capsys):
         (["--optimizer=adagrad"], "--optimizer", "must be one of sgd, adam, adamw, rmsprop"),
         (["--export=onnx2"], "--export", "unknown export format 'onnx2'"),
         (["--validation=2"], "--validation", "fraction in (0, 1)"),
-        (["--dataset=synthetic", "--image_size=64"], "--model", "lenet5 cannot take synthetic images of shape (64, 64, 1)"),
+        (
+            ["--dataset=synthetic", "--image_size=64"],
+            "--model",
+            "lenet5 cannot take synthetic images of shape (64, 64, 1)",
+        ),
         (["--config=no_preset"], "--config", "no preset 'no_preset'"),
         (["--set=train.nonsense=1"], "--set=train.nonsense", "no such config field"),
         (["--strategy=tpu"], "--strategy", "tpu: no TPU found"),
         (["--strategy=multi_worker"], "--strategy", "multi_worker needs the TF_CONFIG environment variable"),
         (["--strategy=mirrored"], "--strategy", "mirrored needs at least two devices"),
-        (["--schedule=step", "--set=train.lr_boundaries=[20]", "--epochs=10"], "--set=train.lr_boundaries",
-         "boundary at epoch 20 is beyond the run's 10 epochs"),
-        (["--augment=mixup", "--loss=sparse_cross_entropy"], "--loss, --augment",
-         "sparse_cross_entropy cannot take the soft labels"),
+        (
+            ["--schedule=step", "--set=train.lr_boundaries=[20]", "--epochs=10"],
+            "--set=train.lr_boundaries",
+            "boundary at epoch 20 is beyond the run's 10 epochs",
+        ),
+        (
+            ["--augment=mixup", "--loss=sparse_cross_entropy"],
+            "--loss, --augment",
+            "sparse_cross_entropy cannot take the soft labels",
+        ),
         (["--augment=crop:x"], "--augment", "padding must be an integer"),
         (["--precision=half"], "--precision", "must be one of float32, mixed_float16, mixed_bfloat16, auto"),
         (["--finetune=/no/such.weights.h5"], "--finetune", "no such file"),
         (["--label_smoothing=0.1", "--loss=mse"], "--label_smoothing", "needs train.loss=cross_entropy"),
     ],
-)  # fmt: skip
+)
 def test_bad_flags_fail_fast_with_one_line(run_cli, args, flag, words):
     code, err, model_dir = run_cli(*args)
     assert code == 2
@@ -79,8 +89,11 @@ def test_console_script_exit_status(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(
         [sys.executable, "-m", "experiments.train", "--model=nope", f"--model_dir={tmp_path / 'r'}"],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("kcnn-train: error: --model: unknown model 'nope'")
     assert not (tmp_path / "r").exists()

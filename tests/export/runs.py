@@ -30,13 +30,20 @@ INT8_SIZE_RATIO = {"lenet5": 0.30, "resnet20": 0.35}  # full-integer int8 file o
 
 def run_config(name: str, model_dir) -> ExperimentConfig:
     spec = RUNS[name]
-    return ExperimentConfig.from_dict({
-        "model": spec["model"],
-        "data": {"dataset": "fashion_mnist", "test_split": "test[:2000]", "validation": "none",
-                 "normalization": "standardize", **spec["data"]},
-        "train": {"epochs": 1, "batch_size": 64, "seed": 1, **spec["train"]},
-        "model_dir": str(model_dir),
-    })  # fmt: skip
+    return ExperimentConfig.from_dict(
+        {
+            "model": spec["model"],
+            "data": {
+                "dataset": "fashion_mnist",
+                "test_split": "test[:2000]",
+                "validation": "none",
+                "normalization": "standardize",
+                **spec["data"],
+            },
+            "train": {"epochs": 1, "batch_size": 64, "seed": 1, **spec["train"]},
+            "model_dir": str(model_dir),
+        }
+    )
 
 
 def trained_run(tmp_path_factory, name: str) -> str:

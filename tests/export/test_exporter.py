@@ -29,7 +29,7 @@ def export(tmp_path, fmts=("savedmodel", "float32"), **kwargs):
 
 def test_the_table_is_the_one_place_that_knows_the_modes():
     assert kexport.TFLITE_MODES == ("float32", "float16", "dynamic_int8", "int8", "int8_io")
-    assert kexport.EXPORT_FORMATS == ("savedmodel", *kexport.TFLITE_MODES, "onnx")
+    assert ("savedmodel", *kexport.TFLITE_MODES, "onnx") == kexport.EXPORT_FORMATS
     assert set(kexport.DEFAULT_FORMATS) <= set(kexport.EXPORT_FORMATS)
     assert [f for f in kexport.EXPORT_FORMATS if kexport.FORMATS[f].calibrate] == ["int8", "int8_io"]
     assert kexport.check_formats("savedmodel,tflite,float32") == ["savedmodel", "float32"]
@@ -47,8 +47,15 @@ def test_serving_layout_versions_and_report(tmp_path):
     second = export(tmp_path, ["float32"])
     assert (first["version"], second["version"]) == (1, 2)
     v1 = tmp_path / "lenet" / "1"
-    for name in ("saved_model.pb", "variables", "assets/labels.txt", "model_float32.tflite", "labels.txt",
-                 "export.json", "report.md"):  # fmt: skip
+    for name in (
+        "saved_model.pb",
+        "variables",
+        "assets/labels.txt",
+        "model_float32.tflite",
+        "labels.txt",
+        "export.json",
+        "report.md",
+    ):
         assert (v1 / name).exists(), name
     assert not (tmp_path / "lenet" / "2" / "saved_model.pb").exists()
     assert json.loads((v1 / "export.json").read_text()) == json.loads(json.dumps(first))

@@ -89,9 +89,15 @@ def test_variable_size_datasets_serve_any_size(tmp_path):
 def test_segmentation_models_export_per_pixel(tmp_path):
     model = segmenter()
     masks = RNG.integers(0, 3, size=(6, 28, 28))
-    report = kexport.export_model(model, tmp_path / "seg", ["savedmodel", "float32", "int8"],
-                                  class_names=["x", "y", "z"], calibration_data=IMAGES_28,
-                                  test_data=(IMAGES_28, masks), latency_runs=2)  # fmt: skip
+    report = kexport.export_model(
+        model,
+        tmp_path / "seg",
+        ["savedmodel", "float32", "int8"],
+        class_names=["x", "y", "z"],
+        calibration_data=IMAGES_28,
+        test_data=(IMAGES_28, masks),
+        latency_runs=2,
+    )
     out = tf.saved_model.load(str(tmp_path / "seg")).signatures["serving_default"](images=tf.constant(IMAGES_28))
     assert out["probabilities"].shape == (6, 28, 28, 3) and out["classes"].shape == (6, 28, 28)
     assert "class_names" not in out
@@ -107,9 +113,23 @@ def test_segmentation_models_export_per_pixel(tmp_path):
 
 def test_labels_are_found_beside_each_artifact(tmp_path):
     model = classifier((28, 28, 1))
-    kexport.export_model(model, tmp_path / "e", ["savedmodel", "float32"], class_names=list("abcd"),
-                         sample_images=IMAGES_28, latency_runs=2)  # fmt: skip
+    kexport.export_model(
+        model,
+        tmp_path / "e",
+        ["savedmodel", "float32"],
+        class_names=list("abcd"),
+        sample_images=IMAGES_28,
+        latency_runs=2,
+    )
     assert kexport.load_artifact(tmp_path / "e").class_names == list("abcd")
     assert kexport.load_artifact(tmp_path / "e" / "model_float32.tflite").class_names == list("abcd")
-    assert sorted(os.listdir(tmp_path / "e")) == ["assets", "export.json", "fingerprint.pb", "labels.txt",
-                                                  "model_float32.tflite", "report.md", "saved_model.pb", "variables"]
+    assert sorted(os.listdir(tmp_path / "e")) == [
+        "assets",
+        "export.json",
+        "fingerprint.pb",
+        "labels.txt",
+        "model_float32.tflite",
+        "report.md",
+        "saved_model.pb",
+        "variables",
+    ]

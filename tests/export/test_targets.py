@@ -28,10 +28,18 @@ def exported(request, tmp_path_factory, fashion_mnist_dir):
     names = [f for f in kexport.EXPORT_FORMATS if not formats.missing_requirements(kexport.FORMATS[f])]
     output = tmp_path_factory.mktemp("exports")
     report = kexport.export_version(
-        src.model, output, src.name, names, class_names=src.class_names, preprocessing=src.preprocessing,
-        calibration_data=src.load(src.train_split), test_data=src.load(src.test_split), calibration_examples=500,
-        verify_examples=500, latency_runs=10,
-    )  # fmt: skip
+        src.model,
+        output,
+        src.name,
+        names,
+        class_names=src.class_names,
+        preprocessing=src.preprocessing,
+        calibration_data=src.load(src.train_split),
+        test_data=src.load(src.test_split),
+        calibration_examples=500,
+        verify_examples=500,
+        latency_runs=10,
+    )
     return request.param, report, output / src.name / "1"
 
 
@@ -94,8 +102,9 @@ def test_full_integer_files_are_integer_inside(exported):
     assert int8_io.static_batch == 1 and int8_io.input_quantization is not None
     int8 = kexport.load_artifact(directory / "model_int8.tflite")
     assert int8.interpreter.get_input_details()[0]["dtype"] == np.uint8
-    float_tensors = [t["name"] for t in int8.interpreter.get_tensor_details()
-                     if t["dtype"] == np.float32 and len(t["shape"]) > 1]  # fmt: skip
+    float_tensors = [
+        t["name"] for t in int8.interpreter.get_tensor_details() if t["dtype"] == np.float32 and len(t["shape"]) > 1
+    ]
     assert len(float_tensors) <= 2, float_tensors  # the cast input and the dequantized output
 
 

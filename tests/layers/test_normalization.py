@@ -79,15 +79,22 @@ def test_mixed_bfloat16_keeps_the_denominator_precise():
     y = layer(x)
     assert keras.backend.standardize_dtype(y.dtype) == "bfloat16"
     xb = keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.cast(x, "bfloat16"), "float32"))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(keras.ops.cast(y, "float32")), lrn_reference(xb),
-                               rtol=1e-2, atol=1e-2)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(keras.ops.cast(y, "float32")), lrn_reference(xb), rtol=1e-2, atol=1e-2
+    )
 
 
 def test_config_round_trip_and_model_save(tmp_path):
     layer = LocalResponseNormalization(size=3, alpha=2e-4, beta=0.5, k=1.5, divide_alpha_by_size=True, name="lrn")
     clone = LocalResponseNormalization.from_config(layer.get_config())
     assert [getattr(clone, a) for a in ("size", "alpha", "beta", "k", "divide_alpha_by_size", "name")] == [
-        3, 2e-4, 0.5, 1.5, True, "lrn"]
+        3,
+        2e-4,
+        0.5,
+        1.5,
+        True,
+        "lrn",
+    ]
     inputs = keras.Input((4, 4, 6))
     model = keras.Model(inputs, layer(inputs))
     model.save(tmp_path / "lrn.keras")

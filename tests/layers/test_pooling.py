@@ -111,7 +111,9 @@ def ceil_max_pool_reference(x, k, s):
 
 @pytest.mark.parametrize("size", [13, 26, 110, 7, 8])
 def test_ceil_mode_max_pooling(size):
-    x = np.random.default_rng(size).normal(size=(2, size, size + 1, 3)).astype("float32") - 3.0  # negatives: no zero padding
+    x = (
+        np.random.default_rng(size).normal(size=(2, size, size + 1, 3)).astype("float32") - 3.0
+    )  # negatives: no zero padding
     y = keras.ops.convert_to_numpy(CeilModeMaxPooling2D(3, 2)(x))
     np.testing.assert_array_equal(y, ceil_max_pool_reference(x, 3, 2))
     assert y.shape[1] == -(-(size - 3) // 2) + 1

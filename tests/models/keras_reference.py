@@ -13,8 +13,9 @@ def randomize_statistics(model: keras.Model, seed: int = 0) -> None:
     for layer in model.layers:
         if isinstance(layer, layers.BatchNormalization):
             n = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.1, n), rng.normal(0, 0.1, n),
-                               rng.uniform(0.5, 1.5, n)])  # fmt: skip
+            layer.set_weights(
+                [rng.uniform(0.5, 1.5, n), rng.normal(0, 0.1, n), rng.normal(0, 0.1, n), rng.uniform(0.5, 1.5, n)]
+            )
         elif isinstance(layer, layers.Normalization):
             mean, var, count = layer.get_weights()
             layer.set_weights([rng.uniform(0.3, 0.6, mean.shape), rng.uniform(0.2, 0.3, var.shape), count])

@@ -56,7 +56,12 @@ def test_feature_map_sizes_at_227_and_layer_order():
 def test_grouping_only_in_conv2_conv4_conv5():
     model = kcnn.create_model("alexnet_grouped", include_top=False, input_shape=(67, 67, 3))
     assert {n: model.get_layer(n).groups for n in ("conv1", "conv2", "conv3", "conv4", "conv5")} == {
-        "conv1": 1, "conv2": 2, "conv3": 1, "conv4": 2, "conv5": 2}
+        "conv1": 1,
+        "conv2": 2,
+        "conv3": 1,
+        "conv4": 2,
+        "conv5": 2,
+    }
     with pytest.raises(ValueError, match=r"^`groups` must be one of 1, 2; Received: groups=4$"):
         kcnn.create_model("alexnet", groups=4)
 
@@ -64,7 +69,7 @@ def test_grouping_only_in_conv2_conv4_conv5():
 def test_top_dropout_after_fc6_and_fc7():
     model = kcnn.create_model("alexnet", input_shape=(67, 67, 3), classes=10)
     order = [layer.name for layer in model.layers]
-    assert order[order.index("flatten"):] == ["flatten", "fc6", "fc6_dropout", "fc7", "fc7_dropout", "predictions"]
+    assert order[order.index("flatten") :] == ["flatten", "fc6", "fc6_dropout", "fc7", "fc7_dropout", "predictions"]
     assert model.get_layer("fc6_dropout").rate == 0.5
     assert model.get_layer("predictions").activation is keras.activations.softmax
 
@@ -108,7 +113,9 @@ def test_activation_choices(activation):
 def test_unknown_choices_are_clear_errors():
     with pytest.raises(ValueError, match="^`activation` must be one of .*Received: activation='gelu'$"):
         kcnn.create_model("alexnet", activation="gelu")
-    with pytest.raises(ValueError, match="^`kernel_initializer` must be one of 'paper', .*Received: kernel_initializer='xavier'$"):
+    with pytest.raises(
+        ValueError, match="^`kernel_initializer` must be one of 'paper', .*Received: kernel_initializer='xavier'$"
+    ):
         kcnn.create_model("alexnet", kernel_initializer="xavier")
 
 
@@ -133,7 +140,7 @@ def test_torchvision_variant_layout():
     assert not any(isinstance(layer, LocalResponseNormalization) for layer in model.layers)
     top = kcnn.create_model("alexnet_torchvision", input_shape=(63, 63, 3), classes=3)
     order = [layer.name for layer in top.layers]
-    assert order[order.index("flatten"):] == ["flatten", "fc6_dropout", "fc6", "fc7_dropout", "fc7", "predictions"]
+    assert order[order.index("flatten") :] == ["flatten", "fc6_dropout", "fc6", "fc7_dropout", "fc7", "predictions"]
 
 
 def test_no_imagenet_weights():

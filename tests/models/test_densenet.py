@@ -6,9 +6,9 @@ import keras
 import pytest
 
 from kcnn.models.densenet import (
+    densenet40_cifar,
     densenet121,
     densenet201,
-    densenet40_cifar,
     densenet_bc100_cifar,
     densenet_cifar,
     densenet_endpoints,
@@ -74,5 +74,10 @@ def test_endpoints_are_named_layers_at_their_strides(builder, stem, size):
     for level, name in endpoints.items():
         assert model.get_layer(name).output.shape[1:3] == (size // 2 ** int(level[1:]),) * 2, name
     if stem == "imagenet":
-        assert endpoints == {"P1": "conv1_relu", "P2": "pool2_relu", "P3": "pool3_relu", "P4": "pool4_relu",
-                             "P5": "relu"}  # fmt: skip
+        assert endpoints == {
+            "P1": "conv1_relu",
+            "P2": "pool2_relu",
+            "P3": "pool3_relu",
+            "P4": "pool4_relu",
+            "P5": "relu",
+        }

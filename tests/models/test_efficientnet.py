@@ -31,8 +31,9 @@ def _sub(model, layer_name):
 @pytest.mark.parametrize("variant", ["b1", "b2"])
 def test_layers_and_shapes_equal_keras(variant):
     m = efficientnet(variant, include_top=False, input_shape=(32, 32, 3))
-    ref = getattr(keras.applications, f"EfficientNet{variant.upper()}")(weights=None, include_top=False,
-                                                                         input_shape=(32, 32, 3))  # fmt: skip
+    ref = getattr(keras.applications, f"EfficientNet{variant.upper()}")(
+        weights=None, include_top=False, input_shape=(32, 32, 3)
+    )
     mine, theirs = weighted_layer_shapes(m), weighted_layer_shapes(ref)
     theirs["normalization"] = theirs.pop(next(n for n in theirs if n.startswith("normalization")))
     assert mine == theirs
@@ -51,7 +52,9 @@ SCALED = {
 def test_compound_scaling_depth_width_dropout(variant):
     repeats, stem, head = SCALED[variant]
     m = kcnn.create_model(f"efficientnet{variant}")
-    assert [round_repeats(spec["repeats"], EFFICIENTNET_VARIANTS[variant][1]) for spec in DEFAULT_BLOCKS_ARGS] == repeats
+    assert [
+        round_repeats(spec["repeats"], EFFICIENTNET_VARIANTS[variant][1]) for spec in DEFAULT_BLOCKS_ARGS
+    ] == repeats
     for stage, n in enumerate(repeats, start=1):
         names = {layer.name.split("_")[0] for layer in m.layers if layer.name.startswith(f"block{stage}")}
         assert names == {f"block{stage}{chr(97 + j)}" for j in range(n)}
@@ -68,8 +71,10 @@ def test_stochastic_depth_schedule_rises_linearly():
     want = {f"{b}_drop": 0.2 * i / 16 for i, b in enumerate(blocks)}
     drops = {layer.name: layer.rate for layer in m.layers if layer.name.endswith("_drop")}
     # Only blocks with a shortcut (stride 1, same channels) drop; block1a (32 -> 16) has none.
-    assert set(drops) == {f"{b}_drop" for b in ("block2b", "block3b", "block4b", "block4c", "block5b", "block5c",
-                                                "block6b", "block6c", "block6d")}  # fmt: skip
+    assert set(drops) == {
+        f"{b}_drop"
+        for b in ("block2b", "block3b", "block4b", "block4c", "block5b", "block5c", "block6b", "block6c", "block6d")
+    }
     assert all(drops[n] == pytest.approx(want[n]) for n in drops)
     noisy = efficientnetb0(include_top=False, input_shape=(32, 32, 3), drop_connect_rate=0.0)
     assert not any(layer.name.endswith("_drop") for layer in noisy.layers)
@@ -135,13 +140,16 @@ def test_imagenet_path_standardizes_with_imagenet_mean_and_std(offline_efficient
     np.testing.assert_allclose(predict(m, x), predict(ref, x_ref.astype("float32")), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(activation="relu"), "activation='swish'"),
-    (dict(width_coefficient=1.1), "width_coefficient=1.0"),
-    (dict(attention=None), "attention='se'"),
-    (dict(input_shape=(64, 64, 3)), r"input_shape` should be \(224, 224, 3\)"),
-    (dict(include_top=False, input_shape=(64, 64, 1)), "3 channels"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(activation="relu"), "activation='swish'"),
+        (dict(width_coefficient=1.1), "width_coefficient=1.0"),
+        (dict(attention=None), "attention='se'"),
+        (dict(input_shape=(64, 64, 3)), r"input_shape` should be \(224, 224, 3\)"),
+        (dict(include_top=False, input_shape=(64, 64, 1)), "3 channels"),
+    ],
+)
 def test_imagenet_argument_errors_come_before_any_download(kwargs, message, monkeypatch):
     monkeypatch.setattr(_EfficientNetSource, "load", lambda *a, **k: pytest.fail("tried to load weights"))
     with pytest.raises(ValueError, match=message):
@@ -159,7 +167,9 @@ def test_gradients_reach_every_weight_without_stochastic_depth():
     before = [keras.ops.convert_to_numpy(w).copy() for w in m.trainable_weights]
     m.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", run_eagerly=True)
     assert np.isfinite(m.train_on_batch(_pixels((32, 32, 3)), np.array([0, 2])))
-    unchanged = [w.path for w, b in zip(m.trainable_weights, before) if np.array_equal(keras.ops.convert_to_numpy(w), b)]
+    unchanged = [
+        w.path for w, b in zip(m.trainable_weights, before) if np.array_equal(keras.ops.convert_to_numpy(w), b)
+    ]
     assert not unchanged
 
 

@@ -6,19 +6,29 @@ import pytest
 
 import kcnn
 from kcnn.layers import LocalResponseNormalization
-from kcnn.models.googlenet import (GOOGLENET_LOSS_WEIGHTS, GOOGLENET_TABLE1, TABLE1_PARAMS_K,
-                                   googlenet_compile_kwargs)
+from kcnn.models.googlenet import GOOGLENET_LOSS_WEIGHTS, GOOGLENET_TABLE1, TABLE1_PARAMS_K, googlenet_compile_kwargs
 
 pytestmark = pytest.mark.xdist_group("googlenet")
 
 # Table 1's output sizes at 224x224.
 TABLE1_OUTPUTS = {
-    "conv1_act": (112, 112, 64), "pool1": (56, 56, 64), "conv2_act": (56, 56, 192), "pool2": (28, 28, 192),
-    "inception3a_concat": (28, 28, 256), "inception3b_concat": (28, 28, 480), "pool3": (14, 14, 480),
-    "inception4a_concat": (14, 14, 512), "inception4b_concat": (14, 14, 512), "inception4c_concat": (14, 14, 512),
-    "inception4d_concat": (14, 14, 528), "inception4e_concat": (14, 14, 832), "pool4": (7, 7, 832),
-    "inception5a_concat": (7, 7, 832), "inception5b_concat": (7, 7, 1024), "avg_pool": (1024,),
-}  # fmt: skip
+    "conv1_act": (112, 112, 64),
+    "pool1": (56, 56, 64),
+    "conv2_act": (56, 56, 192),
+    "pool2": (28, 28, 192),
+    "inception3a_concat": (28, 28, 256),
+    "inception3b_concat": (28, 28, 480),
+    "pool3": (14, 14, 480),
+    "inception4a_concat": (14, 14, 512),
+    "inception4b_concat": (14, 14, 512),
+    "inception4c_concat": (14, 14, 512),
+    "inception4d_concat": (14, 14, 528),
+    "inception4e_concat": (14, 14, 832),
+    "pool4": (7, 7, 832),
+    "inception5a_concat": (7, 7, 832),
+    "inception5b_concat": (7, 7, 1024),
+    "avg_pool": (1024,),
+}
 # Rows of Table 1 whose printed params disagree with the table's own filter columns (the
 # printed value is not reproducible from them): conv1 2.7K vs 7*7*3*64 = 9.4K of weights,
 # 4c 463K vs 498K, 5a 1072K vs 1019K. Every other row agrees within 2%.
@@ -41,8 +51,14 @@ def _stage_params(model):
 
 
 def _module_params(cin, f1, f3r, f3, f5r, f5, pp):
-    return (cin * f1 + f1) + (cin * f3r + f3r) + (9 * f3r * f3 + f3) + (cin * f5r + f5r) + (25 * f5r * f5 + f5) + (
-        cin * pp + pp)
+    return (
+        (cin * f1 + f1)
+        + (cin * f3r + f3r)
+        + (9 * f3r * f3 + f3)
+        + (cin * f5r + f5r)
+        + (25 * f5r * f5 + f5)
+        + (cin * pp + pp)
+    )
 
 
 def test_table1_output_sizes(paper_model):
@@ -52,8 +68,11 @@ def test_table1_output_sizes(paper_model):
 
 def test_per_layer_parameters_follow_table1_columns(paper_model):
     stages = _stage_params(paper_model)
-    expected = {"conv1": 7 * 7 * 3 * 64 + 64, "conv2": (64 * 64 + 64) + (9 * 64 * 192 + 192),
-                "predictions": 1024 * 1000 + 1000}
+    expected = {
+        "conv1": 7 * 7 * 3 * 64 + 64,
+        "conv2": (64 * 64 + 64) + (9 * 64 * 192 + 192),
+        "predictions": 1024 * 1000 + 1000,
+    }
     cin = 192
     for row in GOOGLENET_TABLE1:
         if isinstance(row, tuple):
@@ -81,8 +100,18 @@ def test_per_layer_parameters_against_table1_params_column(paper_model):
 def test_stem_lrn_placement_and_no_batch_norm(paper_model):
     order = [layer.name for layer in paper_model.layers]
     stem = order[1 : order.index("pool2") + 1]
-    assert stem == ["conv1_conv", "conv1_act", "pool1", "norm1", "conv2_reduce_conv", "conv2_reduce_act", "conv2_conv",
-                    "conv2_act", "norm2", "pool2"]
+    assert stem == [
+        "conv1_conv",
+        "conv1_act",
+        "pool1",
+        "norm1",
+        "conv2_reduce_conv",
+        "conv2_reduce_act",
+        "conv2_conv",
+        "conv2_act",
+        "norm2",
+        "pool2",
+    ]
     lrn = paper_model.get_layer("norm1")
     assert isinstance(lrn, LocalResponseNormalization) and lrn.divide_alpha_by_size and lrn.k == 1.0
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in paper_model.layers)

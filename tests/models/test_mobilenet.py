@@ -40,8 +40,9 @@ def _v1_params(alpha, depth_multiplier=1, classes=1000):
 def test_v1_width_and_depth_multiplier_arithmetic(alpha, depth_multiplier):
     m = mobilenet(alpha=alpha, depth_multiplier=depth_multiplier)
     assert m.count_params() == _v1_params(alpha, depth_multiplier)
-    ref = keras.applications.MobileNet(alpha=alpha, depth_multiplier=depth_multiplier, weights=None,
-                                       input_shape=(224, 224, 3))  # fmt: skip
+    ref = keras.applications.MobileNet(
+        alpha=alpha, depth_multiplier=depth_multiplier, weights=None, input_shape=(224, 224, 3)
+    )
     assert m.count_params() == ref.count_params()
 
 
@@ -53,9 +54,14 @@ def test_v2_width_multiplier_matches_keras(alpha):
     assert m.get_layer("Conv_1").filters == (1280 if alpha <= 1 else kcnn.blocks.make_divisible(1280 * alpha))
 
 
-@pytest.mark.parametrize("name,builder,alpha", [("mobilenet_050", "MobileNet", 0.5),
-                                                ("mobilenetv2_035", "MobileNetV2", 0.35),
-                                                ("mobilenetv2_140", "MobileNetV2", 1.4)])  # fmt: skip
+@pytest.mark.parametrize(
+    "name,builder,alpha",
+    [
+        ("mobilenet_050", "MobileNet", 0.5),
+        ("mobilenetv2_035", "MobileNetV2", 0.35),
+        ("mobilenetv2_140", "MobileNetV2", 1.4),
+    ],
+)
 def test_registered_width_variants_count_as_keras(name, builder, alpha):
     ref = getattr(keras.applications, builder)(alpha=alpha, weights=None, input_shape=(224, 224, 3))
     assert kcnn.model_info(name).params == ref.count_params()
@@ -81,11 +87,14 @@ def test_v2_structure_residuals_and_linear_bottlenecks():
     assert m.output_shape == (None, 1, 1, 1280)
 
 
-@pytest.mark.parametrize("family,kwargs,shape", [
-    ("MobileNet", dict(alpha=0.5), (64, 64, 3)),
-    ("MobileNetV2", dict(alpha=0.35), (64, 64, 3)),
-    ("MobileNetV2", dict(alpha=1.0), (33, 47, 3)),  # odd, non-square sizes: asymmetric stride-2 padding
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "family,kwargs,shape",
+    [
+        ("MobileNet", dict(alpha=0.5), (64, 64, 3)),
+        ("MobileNetV2", dict(alpha=0.35), (64, 64, 3)),
+        ("MobileNetV2", dict(alpha=1.0), (33, 47, 3)),  # odd, non-square sizes: asymmetric stride-2 padding
+    ],
+)
 def test_transfer_from_keras_gives_identical_features(family, kwargs, shape):
     ref = getattr(keras.applications, family)(weights=None, include_top=False, input_shape=shape, **kwargs)
     randomize_statistics(ref)
@@ -138,16 +147,19 @@ def test_imagenet_path_asks_keras_for_the_right_alpha_and_size(offline_applicati
     assert top.output_shape == (None, 1000) and offline_applications[-1]["include_top"]
 
 
-@pytest.mark.parametrize("builder,kwargs,message", [
-    (mobilenet, dict(alpha=0.6), r"alpha in \(0.25, 0.5, 0.75, 1.0\)"),
-    (mobilenet, dict(depth_multiplier=2), "depth_multiplier=1"),
-    (mobilenet, dict(activation="relu"), "activation='relu6'"),
-    (mobilenet, dict(input_shape=(100, 100, 3)), r"square with a side in \(128, 160, 192, 224\)"),
-    (mobilenetv2, dict(alpha=0.25), r"alpha in \(0.35, 0.5, 0.75, 1.0, 1.3, 1.4\)"),
-    (mobilenetv2, dict(input_shape=(96, 128, 3)), r"Received: input size 96x128"),
-    (mobilenetv2, dict(input_shape=(96, 96, 1)), "3 channels"),
-    (mobilenetv2, dict(classes=10), "classes` should be 1000"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "builder,kwargs,message",
+    [
+        (mobilenet, dict(alpha=0.6), r"alpha in \(0.25, 0.5, 0.75, 1.0\)"),
+        (mobilenet, dict(depth_multiplier=2), "depth_multiplier=1"),
+        (mobilenet, dict(activation="relu"), "activation='relu6'"),
+        (mobilenet, dict(input_shape=(100, 100, 3)), r"square with a side in \(128, 160, 192, 224\)"),
+        (mobilenetv2, dict(alpha=0.25), r"alpha in \(0.35, 0.5, 0.75, 1.0, 1.3, 1.4\)"),
+        (mobilenetv2, dict(input_shape=(96, 128, 3)), r"Received: input size 96x128"),
+        (mobilenetv2, dict(input_shape=(96, 96, 1)), "3 channels"),
+        (mobilenetv2, dict(classes=10), "classes` should be 1000"),
+    ],
+)
 def test_imagenet_argument_errors_come_before_any_download(builder, kwargs, message, monkeypatch):
     monkeypatch.setattr(_MobileNetSource, "source_model", lambda *a, **k: pytest.fail("tried to load weights"))
     with pytest.raises(ValueError, match=message):

@@ -38,8 +38,9 @@ def test_resnet50v2_transfers_from_keras_applications_without_top():
 @pytest.mark.parametrize("builder,application", [(resnet152, "ResNet152"), (resnet152v2, "ResNet152V2")])
 def test_deeper_resnets_transfer_layer_for_layer(builder, application):
     # 101 differs from 152 only in RESNET_SPECS' block counts, checked by the exact parameter counts.
-    assert_transfer_reproduces(application, builder(include_top=False, input_shape=(32, 32, 3)),
-                               include_top=False, compare=False)  # fmt: skip
+    assert_transfer_reproduces(
+        application, builder(include_top=False, input_shape=(32, 32, 3)), include_top=False, compare=False
+    )
 
 
 def test_imagenet_weights_need_1000_classes_with_top():
@@ -54,9 +55,14 @@ def test_imagenet_weights_need_keras_layout():
         resnet18(weights="imagenet")
 
 
-@pytest.mark.parametrize("builder,kwargs,minimum", [
-    (resnet50, {}, 32), (resnet50v2, {}, 32), (resnet18, {"stem": "cifar"}, 8),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "builder,kwargs,minimum",
+    [
+        (resnet50, {}, 32),
+        (resnet50v2, {}, 32),
+        (resnet18, {"stem": "cifar"}, 8),
+    ],
+)
 def test_too_small_input_names_the_minimum(builder, kwargs, minimum):
     with pytest.raises(ValueError, match=f"at least {minimum}x{minimum}"):
         builder(include_top=False, input_shape=(minimum - 1, minimum, 3), **kwargs)
@@ -94,9 +100,14 @@ def test_resnet18_cifar_stem_trains_on_28x28_and_32x32():
         assert np.isfinite(loss)
 
 
-@pytest.mark.parametrize("builder,depth,version,kwargs", [
-    (resnet50, 50, 1, {}), (resnet50v2, 50, 2, {}), (resnet18, 18, 1, {"stem": "cifar"}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "builder,depth,version,kwargs",
+    [
+        (resnet50, 50, 1, {}),
+        (resnet50v2, 50, 2, {}),
+        (resnet18, 18, 1, {"stem": "cifar"}),
+    ],
+)
 def test_endpoints_are_named_layers_at_their_strides(builder, depth, version, kwargs):
     endpoints = resnet_endpoints(depth, version=version, **kwargs)
     model = builder(include_top=False, input_shape=(64, 64, 3), **kwargs)
@@ -106,10 +117,20 @@ def test_endpoints_are_named_layers_at_their_strides(builder, depth, version, kw
 
 
 def test_resnet50_endpoints_are_keras_names():
-    assert resnet_endpoints(50) == {"P1": "conv1_relu", "P2": "conv2_block3_out", "P3": "conv3_block4_out",
-                                    "P4": "conv4_block6_out", "P5": "conv5_block3_out"}  # fmt: skip
-    assert resnet_endpoints(50, version=2) == {"P1": "conv1_conv", "P2": "conv2_block2_out", "P3": "conv3_block3_out",
-                                               "P4": "conv4_block5_out", "P5": "post_relu"}  # fmt: skip
+    assert resnet_endpoints(50) == {
+        "P1": "conv1_relu",
+        "P2": "conv2_block3_out",
+        "P3": "conv3_block4_out",
+        "P4": "conv4_block6_out",
+        "P5": "conv5_block3_out",
+    }
+    assert resnet_endpoints(50, version=2) == {
+        "P1": "conv1_conv",
+        "P2": "conv2_block2_out",
+        "P3": "conv3_block3_out",
+        "P4": "conv4_block5_out",
+        "P5": "post_relu",
+    }
 
 
 def test_option_a_shortcuts_remove_the_projections():
@@ -118,13 +139,16 @@ def test_option_a_shortcuts_remove_the_projections():
     assert not a.get_layer("conv3_block1_0_shortcut").weights
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"depth": 18, "version": 2}, "bottlenecks"),
-    ({"depth": 26}, "depth must be one of"),
-    ({"depth": 50, "stem": "tiny"}, "stem must be one of"),
-    ({"depth": 50, "downsample": "middle"}, "downsample must be one of"),
-    ({"depth": 50, "version": 2, "use_bias": True}, "version=1 only"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"depth": 18, "version": 2}, "bottlenecks"),
+        ({"depth": 26}, "depth must be one of"),
+        ({"depth": 50, "stem": "tiny"}, "stem must be one of"),
+        ({"depth": 50, "downsample": "middle"}, "downsample must be one of"),
+        ({"depth": 50, "version": 2, "use_bias": True}, "version=1 only"),
+    ],
+)
 def test_bad_knobs_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         resnet(kwargs.pop("depth"), **kwargs)

@@ -65,7 +65,10 @@ def test_too_small_input_names_the_minimum():
 
 def test_last_gamma_init_sets_only_the_branch_end_bn():
     model = resnet_cifar(8, last_gamma_init=0.1)
-    gammas = {l.name: float(keras.ops.convert_to_numpy(l.gamma)[0]) for l in model.layers
-              if isinstance(l, keras.layers.BatchNormalization)}  # fmt: skip
+    gammas = {
+        l.name: float(keras.ops.convert_to_numpy(l.gamma)[0])
+        for l in model.layers
+        if isinstance(l, keras.layers.BatchNormalization)
+    }
     assert {n for n, g in gammas.items() if g != 1.0} == {"conv2_block1_2_bn", "conv3_block1_2_bn", "conv4_block1_2_bn"}
     assert gammas["conv2_block1_2_bn"] == pytest.approx(0.1)

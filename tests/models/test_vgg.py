@@ -7,7 +7,7 @@ import pytest
 import kcnn
 from kcnn.layers import LocalResponseNormalization
 from kcnn.models.imagenet import transfer_weights
-from kcnn.models.vgg import VGG_CONFIGS, vgg
+from kcnn.models.vgg import vgg
 
 FC_PARAMS = (7 * 7 * 512 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 1000 + 1000)
 TABLE2_MILLIONS = {"A": 133, "A-LRN": 133, "B": 133, "C": 134, "D": 138, "E": 144}
@@ -34,7 +34,9 @@ def test_configuration_c_adds_three_1x1_convolutions_and_a_lrn_one_lrn():
     assert order[1:4] == ["block1_conv1", "block1_lrn", "block1_pool"]
     assert isinstance(lrn.get_layer("block1_lrn"), LocalResponseNormalization)
     assert _conv_params("A-LRN") == _conv_params("A")
-    with pytest.raises(ValueError, match="^`config` must be one of 'A', 'A-LRN', 'B', 'C', 'D', 'E', 'mini'; Received: config='F'$"):
+    with pytest.raises(
+        ValueError, match="^`config` must be one of 'A', 'A-LRN', 'B', 'C', 'D', 'E', 'mini'; Received: config='F'$"
+    ):
         vgg("F")
 
 
@@ -71,8 +73,12 @@ def test_imagenet_weights_path_offline(monkeypatch):
 
     monkeypatch.setattr(keras.applications, "VGG19", fake_vgg19)
     model = kcnn.create_model("vgg19", weights="imagenet", include_top=False, input_shape=(32, 32, 3), pooling="avg")
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(X32)),
-                               keras.ops.convert_to_numpy(built[0](X32)).mean(axis=(1, 2)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(X32)),
+        keras.ops.convert_to_numpy(built[0](X32)).mean(axis=(1, 2)),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def test_imagenet_weights_only_where_keras_applications_has_them():
@@ -88,10 +94,14 @@ def test_weights_file_of_another_architecture_names_the_first_mismatching_layer(
     saved = kcnn.create_model("vgg11", input_shape=(32, 32, 3), classes=10)
     saved.save_weights(path)
     restored = kcnn.create_model("vgg11", input_shape=(32, 32, 3), classes=10, weights=str(path))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(restored(X32)), keras.ops.convert_to_numpy(saved(X32)),
-                               rtol=1e-6)
-    with pytest.raises(ValueError, match=r"does not fit model 'vgg13': first mismatching layer 'block1_conv2': model has "
-                                         r"weights \[\(3, 3, 64, 64\), \(64,\)\], the file's 'conv2d_1' has"):
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(restored(X32)), keras.ops.convert_to_numpy(saved(X32)), rtol=1e-6
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"does not fit model 'vgg13': first mismatching layer 'block1_conv2': model has "
+        r"weights \[\(3, 3, 64, 64\), \(64,\)\], the file's 'conv2d_1' has",
+    ):
         kcnn.create_model("vgg13", input_shape=(32, 32, 3), classes=10, weights=str(path))
     with pytest.raises(ValueError, match="first mismatching layer 'predictions'"):
         kcnn.create_model("vgg11", input_shape=(32, 32, 3), classes=7, weights=str(path))
@@ -126,7 +136,10 @@ def test_dropout_paper_initialization_and_maxout():
     assert model.get_layer("fc1_dropout").rate == 0.5 and model.get_layer("fc2_dropout").rate == 0.5
     kernel = keras.ops.convert_to_numpy(model.get_layer("fc2").kernel)
     assert abs(kernel.std() - 0.1) < 2e-3  # §3.1: variance 10^-2
-    assert model.get_layer("block3_conv2").filters == 512 and model.get_layer("block3_conv2_maxout").output.shape[-1] == 256
+    assert (
+        model.get_layer("block3_conv2").filters == 512
+        and model.get_layer("block3_conv2_maxout").output.shape[-1] == 256
+    )
 
 
 def test_vgg_mini_layout_and_fc_knob():

@@ -18,8 +18,19 @@ def test_fig3_feature_map_sizes_and_order():
     assert sizes["pool5"] == (6, 6, 256)
     order = [layer.name for layer in model.layers]
     # Fig. 3 caption: rectify, pool, then contrast-normalize across feature maps
-    assert order[1:] == ["conv1_pad", "conv1", "pool1", "norm1", "conv2", "pool2", "norm2", "conv3", "conv4", "conv5",
-                         "pool5"]
+    assert order[1:] == [
+        "conv1_pad",
+        "conv1",
+        "pool1",
+        "norm1",
+        "conv2",
+        "pool2",
+        "norm2",
+        "conv3",
+        "conv4",
+        "conv5",
+        "pool5",
+    ]
     assert all(isinstance(model.get_layer(f"pool{i}"), CeilModeMaxPooling2D) for i in (1, 2, 5))
     assert isinstance(model.get_layer("norm2"), LocalResponseNormalization)
     assert model.get_layer("conv1").strides == (2, 2) and model.get_layer("conv2").strides == (2, 2)
@@ -30,10 +41,15 @@ def test_per_layer_parameters_by_arithmetic():
     model = kcnn.create_model("zfnet")
     per_layer = {layer.name: layer.count_params() for layer in model.layers if layer.weights}
     assert per_layer == {
-        "conv1": 7 * 7 * 3 * 96 + 96, "conv2": 5 * 5 * 96 * 256 + 256, "conv3": 3 * 3 * 256 * 384 + 384,
-        "conv4": 3 * 3 * 384 * 384 + 384, "conv5": 3 * 3 * 384 * 256 + 256, "fc6": 6 * 6 * 256 * 4096 + 4096,
-        "fc7": 4096 * 4096 + 4096, "predictions": 4096 * 1000 + 1000,
-    }  # fmt: skip
+        "conv1": 7 * 7 * 3 * 96 + 96,
+        "conv2": 5 * 5 * 96 * 256 + 256,
+        "conv3": 3 * 3 * 256 * 384 + 384,
+        "conv4": 3 * 3 * 384 * 384 + 384,
+        "conv5": 3 * 3 * 384 * 256 + 256,
+        "fc6": 6 * 6 * 256 * 4096 + 4096,
+        "fc7": 4096 * 4096 + 4096,
+        "predictions": 4096 * 1000 + 1000,
+    }
     assert sum(per_layer.values()) == kcnn.model_info("zfnet").params == 62_357_608
 
 

@@ -13,8 +13,9 @@ def randomize(model: keras.Model, seed: int = 0) -> None:
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             c = layer.gamma.shape
-            layer.set_weights([rng.uniform(0.5, 1.0, c), rng.normal(0, 0.1, c), rng.normal(0, 0.1, c),
-                               rng.uniform(1.0, 2.0, c)])  # fmt: skip
+            layer.set_weights(
+                [rng.uniform(0.5, 1.0, c), rng.normal(0, 0.1, c), rng.normal(0, 0.1, c), rng.uniform(1.0, 2.0, c)]
+            )
         elif layer.weights:
             layer.set_weights([w if w.ndim > 1 else rng.normal(0, 0.1, w.shape) for w in layer.get_weights()])
 
@@ -23,7 +24,8 @@ def assert_transfer_reproduces(application: str, target: keras.Model, *, include
     """Build ``keras.applications.<application>`` at ``target``'s input with random weights,
     transfer them into ``target`` and (``compare``) assert the same outputs."""
     source = ImagenetSource(application).source_model(
-        include_top=include_top, input_shape=target.input_shape[1:], weights=None)
+        include_top=include_top, input_shape=target.input_shape[1:], weights=None
+    )
     randomize(source)
     copied = transfer_weights(source, target)
     assert copied == len([layer for layer in target.layers if layer.weights])

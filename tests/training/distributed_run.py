@@ -19,12 +19,24 @@ import tensorflow as tf  # noqa: E402
 def config_dict(model_dir: str, strategy: str) -> dict:
     return {
         "model": {"name": "lenet5_modern"},
-        "data": {"dataset": "fashion_mnist", "train_split": "train[:1280]", "test_split": "test[:256]",
-                 "validation": "none", "normalization": "scale"},
-        "train": {"epochs": 1, "batch_size": 64, "optimizer": "sgd", "learning_rate": 0.05, "seed": 3,
-                  "strategy": strategy, "deterministic": True},
+        "data": {
+            "dataset": "fashion_mnist",
+            "train_split": "train[:1280]",
+            "test_split": "test[:256]",
+            "validation": "none",
+            "normalization": "scale",
+        },
+        "train": {
+            "epochs": 1,
+            "batch_size": 64,
+            "optimizer": "sgd",
+            "learning_rate": 0.05,
+            "seed": 3,
+            "strategy": strategy,
+            "deterministic": True,
+        },
         "model_dir": model_dir,
-    }  # fmt: skip
+    }
 
 
 def main(model_dir: str, out: str, strategy: str, logical_cpus: int = 0) -> None:

@@ -23,7 +23,15 @@ def spawn(model_dir, out, strategy, logical_cpus=0, tf_config=None):
     env.pop("TF_CONFIG", None)
     if tf_config is not None:
         env["TF_CONFIG"] = json.dumps(tf_config)
-    cmd = [sys.executable, "-m", "tests.training.distributed_run", str(model_dir), str(out), strategy, str(logical_cpus)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.training.distributed_run",
+        str(model_dir),
+        str(out),
+        strategy,
+        str(logical_cpus),
+    ]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -42,8 +50,11 @@ def weights(path):
 def single_process(tmp_path_factory, fashion_mnist_dir):
     root = tmp_path_factory.mktemp("single")
     captured = []
-    train(ExperimentConfig.from_dict(config_dict(str(root / "run"), "default")), verbose=0,
-          on_model=lambda m: captured.extend(np.asarray(w.numpy()) for w in m.weights))  # fmt: skip
+    train(
+        ExperimentConfig.from_dict(config_dict(str(root / "run"), "default")),
+        verbose=0,
+        on_model=lambda m: captured.extend(np.asarray(w.numpy()) for w in m.weights),
+    )
     return captured
 
 
@@ -72,8 +83,15 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(tmp_path, single_proc
 def test_two_workers_agree_with_each_other_and_with_one_process(tmp_path, single_process):
     ports = free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-    procs = [spawn(tmp_path / "run", tmp_path / f"w{i}.npz", "multi_worker",
-                   tf_config={"cluster": cluster, "task": {"type": "worker", "index": i}}) for i in range(2)]  # fmt: skip
+    procs = [
+        spawn(
+            tmp_path / "run",
+            tmp_path / f"w{i}.npz",
+            "multi_worker",
+            tf_config={"cluster": cluster, "task": {"type": "worker", "index": i}},
+        )
+        for i in range(2)
+    ]
     outs = [finish(p) for p in procs]
     assert all("replicas 2" in o for o in outs)
     w0, w1 = weights(tmp_path / "w0.npz"), weights(tmp_path / "w1.npz")
@@ -85,9 +103,13 @@ def test_two_workers_agree_with_each_other_and_with_one_process(tmp_path, single
 
 @pytest.mark.parametrize(
     "strategy, env, words",
-    [("mirrored", {}, "at least two devices"), ("multi_worker", {}, "TF_CONFIG"), ("tpu", {}, "no TPU found"),
-     ("multi_worker", {"TF_CONFIG": "{not json"}, "not JSON")],
-)  # fmt: skip
+    [
+        ("mirrored", {}, "at least two devices"),
+        ("multi_worker", {}, "TF_CONFIG"),
+        ("tpu", {}, "no TPU found"),
+        ("multi_worker", {"TF_CONFIG": "{not json"}, "not JSON"),
+    ],
+)
 def test_impossible_strategies_are_refused(monkeypatch, strategy, env, words):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     for k, v in env.items():

@@ -13,9 +13,16 @@ pytestmark = pytest.mark.tf_only
 
 @pytest.mark.parametrize(
     "layer, block",
-    [("conv4_block2_1_conv", "conv4_block2"), ("block3a_expand_conv", "block3a"), ("block_5_project", "block_5"),
-     ("block1_conv2", "block1"), ("inception4c_1x1_conv", "inception4c"), ("fc6", "fc6"), ("c3", "c3")],
-)  # fmt: skip
+    [
+        ("conv4_block2_1_conv", "conv4_block2"),
+        ("block3a_expand_conv", "block3a"),
+        ("block_5_project", "block_5"),
+        ("block1_conv2", "block1"),
+        ("inception4c_1x1_conv", "inception4c"),
+        ("fc6", "fc6"),
+        ("c3", "c3"),
+    ],
+)
 def test_block_names(layer, block):
     assert ft.block_of(layer) == block
 
@@ -39,24 +46,33 @@ def test_bad_unfreeze_value():
 
 
 def test_finetune_run_trains_the_head_then_only_the_top_block(tmp_path, fashion_mnist_dir):
-    source = ExperimentConfig.from_dict({
-        "model": {"name": "lenet5_modern"},
-        "data": {"dataset": "synthetic", "train_split": "train", "test_split": "test", "validation": "none"},
-        "train": {"epochs": 1, "batch_size": 64}, "model_dir": str(tmp_path / "source"),
-    })  # fmt: skip
+    source = ExperimentConfig.from_dict(
+        {
+            "model": {"name": "lenet5_modern"},
+            "data": {"dataset": "synthetic", "train_split": "train", "test_split": "test", "validation": "none"},
+            "train": {"epochs": 1, "batch_size": 64},
+            "model_dir": str(tmp_path / "source"),
+        }
+    )
     train(source, verbose=0)
     pretrained = keras.saving.load_model(tmp_path / "source" / "model.keras")
     weights_file = str(tmp_path / "pretrained.weights.h5")
     pretrained.save_weights(weights_file)
 
-    config = ExperimentConfig.from_dict({
-        "model": {"name": "lenet5_modern"},
-        "data": {"dataset": "fashion_mnist", "train_split": "train[:1024]", "test_split": "test[:256]",
-                 "validation": "none"},
-        "train": {"epochs": 2, "batch_size": 64, "optimizer": "sgd", "learning_rate": 0.05},
-        "finetune": {"weights": weights_file, "head_epochs": 1, "unfreeze": "1", "lr_factor": 0.1},
-        "model_dir": str(tmp_path / "tuned"),
-    })  # fmt: skip
+    config = ExperimentConfig.from_dict(
+        {
+            "model": {"name": "lenet5_modern"},
+            "data": {
+                "dataset": "fashion_mnist",
+                "train_split": "train[:1024]",
+                "test_split": "test[:256]",
+                "validation": "none",
+            },
+            "train": {"epochs": 2, "batch_size": 64, "optimizer": "sgd", "learning_rate": 0.05},
+            "finetune": {"weights": weights_file, "head_epochs": 1, "unfreeze": "1", "lr_factor": 0.1},
+            "model_dir": str(tmp_path / "tuned"),
+        }
+    )
     captured = {}
     train(config, verbose=0, on_model=lambda m: captured.update({w.path: w.numpy() for w in m.weights}))
     before = {w.path: w.numpy() for w in pretrained.weights}

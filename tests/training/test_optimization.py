@@ -33,17 +33,20 @@ def test_one_cycle_rises_then_anneals_and_serializes():
     values = [lr(s, k) for k in range(100)]
     peak = int(np.argmax(values))
     assert values[0] == pytest.approx(1 / 25) and peak in (29, 30) and values[peak] == pytest.approx(1.0, rel=1e-3)
-    assert values[-1] < 1e-3 and all(a >= b for a, b in zip(values[peak:], values[peak + 1:]))
+    assert values[-1] < 1e-3 and all(a >= b for a, b in zip(values[peak:], values[peak + 1 :]))
     again = OneCycle.from_config(s.get_config())
     assert lr(again, 57) == pytest.approx(values[57])
 
 
 @pytest.mark.parametrize(
     "kwargs, field",
-    [(dict(name="linear", epochs=5), "train.schedule"), (dict(name="step", epochs=5), "train.lr_boundaries"),
-     (dict(name="step", epochs=5, boundaries=[6]), "train.lr_boundaries"),
-     (dict(name="cosine", epochs=5, warmup_epochs=5), "train.warmup_epochs")],
-)  # fmt: skip
+    [
+        (dict(name="linear", epochs=5), "train.schedule"),
+        (dict(name="step", epochs=5), "train.lr_boundaries"),
+        (dict(name="step", epochs=5, boundaries=[6]), "train.lr_boundaries"),
+        (dict(name="cosine", epochs=5, warmup_epochs=5), "train.warmup_epochs"),
+    ],
+)
 def test_schedule_mistakes_name_the_field(kwargs, field):
     name = kwargs.pop("name")
     with pytest.raises(ConfigError) as err:
@@ -93,11 +96,20 @@ def test_coupled_l2_adds_l2_times_w_to_the_gradient_of_kernels_only():
 
     from kcnn.training.loop import TrainLoop
 
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, kernel_initializer="ones", bias_initializer="ones")])
+    model = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(2, kernel_initializer="ones", bias_initializer="ones")]
+    )
     model.compile(optimizer=keras.optimizers.SGD(1.0), loss=make_loss("mse"))
     zero_loss = keras.losses.MeanSquaredError(reduction=None)
-    loop = TrainLoop(model, model.optimizer, zero_loss, strategy=tf.distribute.get_strategy(), num_classes=2,
-                     global_batch_size=1, l2=0.1)  # fmt: skip
+    loop = TrainLoop(
+        model,
+        model.optimizer,
+        zero_loss,
+        strategy=tf.distribute.get_strategy(),
+        num_classes=2,
+        global_batch_size=1,
+        l2=0.1,
+    )
     x = np.zeros((1, 2), "float32")
     y = np.array([[1.0, 1.0]], "float32")  # the bias already predicts y: the data gradient is zero
     data = loop.distribute(lambda b: tf.data.Dataset.from_tensor_slices((x, y)).batch(b))

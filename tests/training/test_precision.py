@@ -30,8 +30,15 @@ def losses_under(policy: str, steps: int = 4):
     loop = TrainLoop(model, optimizer, model.loss, strategy=strategy, num_classes=10, global_batch_size=32)
     data = loop.distribute(lambda b: tf.data.Dataset.from_tensor_slices((x, y)).batch(b, drop_remainder=True))
     seen = []
-    loop.train_epoch(data, steps, on_step=lambda s: seen.append(loop.evaluate(loop.distribute(
-        lambda b: tf.data.Dataset.from_tensor_slices((x[:64], y[:64])).batch(b)))["loss"]))  # fmt: skip
+    loop.train_epoch(
+        data,
+        steps,
+        on_step=lambda s: seen.append(
+            loop.evaluate(loop.distribute(lambda b: tf.data.Dataset.from_tensor_slices((x[:64], y[:64])).batch(b)))[
+                "loss"
+            ]
+        ),
+    )
     return seen, model, optimizer
 
 

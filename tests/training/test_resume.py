@@ -23,17 +23,31 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def command(model_dir):
     return [
-        sys.executable, "-m", "experiments.train", "--model=lenet5_modern", "--dataset=fashion_mnist",
-        "--set=data.train_split=train[:3200]", "--set=data.test_split=test[:500]", "--validation=0.1",
-        "--epochs=3", "--batch_size=64", "--optimizer=sgd", "--learning_rate=0.05", "--schedule=cosine",
-        "--augment=flip,crop:2", "--deterministic=true", "--set=train.checkpoint_every=7", f"--model_dir={model_dir}",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "experiments.train",
+        "--model=lenet5_modern",
+        "--dataset=fashion_mnist",
+        "--set=data.train_split=train[:3200]",
+        "--set=data.test_split=test[:500]",
+        "--validation=0.1",
+        "--epochs=3",
+        "--batch_size=64",
+        "--optimizer=sgd",
+        "--learning_rate=0.05",
+        "--schedule=cosine",
+        "--augment=flip,crop:2",
+        "--deterministic=true",
+        "--set=train.checkpoint_every=7",
+        f"--model_dir={model_dir}",
+    ]
 
 
 def run(model_dir, **kw):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.Popen(command(model_dir), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, **kw)  # fmt: skip
+    return subprocess.Popen(
+        command(model_dir), cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw
+    )
 
 
 def final_weights(model_dir):
@@ -93,12 +107,19 @@ def test_random_state_of_dropout_survives_a_checkpoint(tmp_path):
 
 
 def small(model_dir, **train_fields):
-    return ExperimentConfig.from_dict({
-        "model": {"name": "lenet5_modern"},
-        "data": {"dataset": "fashion_mnist", "train_split": "train[:1024]", "test_split": "test[:256]", "validation": "0.25"},
-        "train": {"epochs": 2, "batch_size": 64, "optimizer": "sgd", "learning_rate": 0.05, **train_fields},
-        "model_dir": str(model_dir),
-    })  # fmt: skip
+    return ExperimentConfig.from_dict(
+        {
+            "model": {"name": "lenet5_modern"},
+            "data": {
+                "dataset": "fashion_mnist",
+                "train_split": "train[:1024]",
+                "test_split": "test[:256]",
+                "validation": "0.25",
+            },
+            "train": {"epochs": 2, "batch_size": 64, "optimizer": "sgd", "learning_rate": 0.05, **train_fields},
+            "model_dir": str(model_dir),
+        }
+    )
 
 
 def test_a_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, fashion_mnist_dir):

@@ -14,14 +14,21 @@ pytestmark = [pytest.mark.tf_only, pytest.mark.xdist_group("trainer")]
 
 
 def small_config(model_dir, **train) -> ExperimentConfig:
-    config = ExperimentConfig.from_dict({
-        "model": {"name": "lenet5_modern"},
-        "data": {"dataset": "fashion_mnist", "train_split": "train[:3000]", "test_split": "test[:1000]",
-                 "validation": "0.1", "normalization": "mean"},
-        "train": {"epochs": 2, "batch_size": 64, "learning_rate": 0.002, "seed": 1, **train},
-        "export": {"formats": ["savedmodel", "tflite"]},
-        "model_dir": str(model_dir),
-    })  # fmt: skip
+    config = ExperimentConfig.from_dict(
+        {
+            "model": {"name": "lenet5_modern"},
+            "data": {
+                "dataset": "fashion_mnist",
+                "train_split": "train[:3000]",
+                "test_split": "test[:1000]",
+                "validation": "0.1",
+                "normalization": "mean",
+            },
+            "train": {"epochs": 2, "batch_size": 64, "learning_rate": 0.002, "seed": 1, **train},
+            "export": {"formats": ["savedmodel", "tflite"]},
+            "model_dir": str(model_dir),
+        }
+    )
     return config
 
 
@@ -41,9 +48,20 @@ def test_the_run_learns(finished_run):
 def test_the_run_writes_every_artifact(finished_run):
     config, results = finished_run
     root = config.model_dir
-    for name in ("config.json", "history.json", "history.csv", "learning_curves.png", "confusion_matrix.png",
-                 "model.keras", "results.json", "export/saved_model.pb", "export/model_float32.tflite",
-                 "export/labels.txt", "export/export.json", "export/report.md"):  # fmt: skip
+    for name in (
+        "config.json",
+        "history.json",
+        "history.csv",
+        "learning_curves.png",
+        "confusion_matrix.png",
+        "model.keras",
+        "results.json",
+        "export/saved_model.pb",
+        "export/model_float32.tflite",
+        "export/labels.txt",
+        "export/export.json",
+        "export/report.md",
+    ):
         assert os.path.isfile(os.path.join(root, name)), name
     with open(os.path.join(root, "config.json")) as f:
         assert json.load(f) == config.to_dict()
