@@ -1,3 +1,4 @@
+import keras
 import pytest
 
 import kcnn
@@ -41,3 +42,20 @@ def test_model_info_carries_the_published_count():
 def test_invalid_params_convention_is_rejected(scratch_registry):
     with pytest.raises(ValueError, match="params_convention"):
         kcnn.register_model("x", family="t", paper="-", input_shape=(8, 8, 1), params_convention="both")
+
+
+@pytest.mark.parametrize("name", kcnn.list_models())
+def test_an_unknown_keyword_is_one_type_error_naming_it_and_the_model(name):
+    # Raised before any layer is built: the runner blames the keyword, not the input shape.
+    with pytest.raises(TypeError, match=rf"^{name}: unknown keyword argument 'bogus'; \w+\(\) takes .*include_top"):
+        kcnn.create_model(name, bogus=1)
+
+
+def test_every_family_knob_is_reachable_through_create_model():
+    zero_gamma = kcnn.create_model("resnet50", last_gamma_init=0.0, downsample="last", include_top=False)
+    assert float(keras.ops.max(zero_gamma.get_layer("conv2_block1_3_bn").gamma)) == 0.0
+    # downsample="last": stage conv2's last block halves the map (keras' ResNetV2 rule)
+    assert zero_gamma.get_layer("conv2_block3_1_conv").strides == (2, 2)
+    assert kcnn.create_model("densenet121", growth_rate=16, include_top=False).count_params() < 8_000_000
+    assert kcnn.create_model("lenet5", activation="tanh").get_layer("c1").activation.__name__ == "tanh"
+    assert kcnn.create_model("mobilenet_050", alpha=0.25).get_layer("conv1").filters == 8

@@ -1,10 +1,26 @@
 """Classification builders with the keras.applications signature, one module per family.
 
+Each family has one builder that documents the keras.applications arguments and the
+family's knobs (:func:`resnet`, :func:`resnet_cifar`, :func:`vgg`, :func:`densenet`,
+:func:`efficientnet`, :func:`mobilenet`, :func:`mobilenetv2`, :func:`googlenet`,
+:func:`alexnet`, :func:`zfnet`, :func:`lenet`); each registered variant is one line over
+it, e.g. ``def resnet50(**kwargs): return resnet(50, **{**_KERAS_V1, "name": "resnet50",
+**kwargs})``, so every knob is reachable through ``kcnn.create_model(name, **kwargs)``
+and an unknown keyword is one TypeError naming it and the model.
+
 Importing this package registers every family in ``kcnn.registry``.
 """
 
 from kcnn.models.alexnet import alexnet, alexnet_grouped, alexnet_torchvision
-from kcnn.models.densenet import densenet40_cifar, densenet121, densenet169, densenet201, densenet_bc100_cifar
+from kcnn.models.densenet import (
+    densenet,
+    densenet40_cifar,
+    densenet121,
+    densenet169,
+    densenet201,
+    densenet_bc100_cifar,
+    densenet_cifar,
+)
 from kcnn.models.efficientnet import (
     efficientnet,
     efficientnetb0,
@@ -17,9 +33,10 @@ from kcnn.models.efficientnet import (
     efficientnetb7,
 )
 from kcnn.models.googlenet import googlenet, googlenet_bn
-from kcnn.models.lenet import lenet5, lenet5_modern
+from kcnn.models.lenet import lenet, lenet5, lenet5_modern
 from kcnn.models.mobilenet import mobilenet, mobilenet_050, mobilenetv2, mobilenetv2_035, mobilenetv2_140
 from kcnn.models.resnet import (
+    resnet,
     resnet18,
     resnet34,
     resnet50,
@@ -31,19 +48,21 @@ from kcnn.models.resnet import (
     seresnet50,
     seresnet101,
 )
-from kcnn.models.resnet_cifar import resnet20, resnet32, resnet44, resnet56, resnet110, resnet1202
-from kcnn.models.vgg import vgg, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
+from kcnn.models.resnet_cifar import resnet20, resnet32, resnet44, resnet56, resnet110, resnet1202, resnet_cifar
+from kcnn.models.vgg import vgg, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn, vgg_mini
 from kcnn.models.zfnet import zfnet
 
 __all__ = [
     "alexnet",
     "alexnet_grouped",
     "alexnet_torchvision",
+    "densenet",
     "densenet121",
     "densenet169",
     "densenet201",
     "densenet40_cifar",
     "densenet_bc100_cifar",
+    "densenet_cifar",
     "efficientnet",
     "efficientnetb0",
     "efficientnetb1",
@@ -55,6 +74,7 @@ __all__ = [
     "efficientnetb7",
     "googlenet",
     "googlenet_bn",
+    "lenet",
     "lenet5",
     "lenet5_modern",
     "mobilenet",
@@ -62,6 +82,7 @@ __all__ = [
     "mobilenetv2",
     "mobilenetv2_035",
     "mobilenetv2_140",
+    "resnet",
     "resnet18",
     "resnet34",
     "resnet50",
@@ -72,6 +93,7 @@ __all__ = [
     "resnet152v2",
     "seresnet50",
     "seresnet101",
+    "resnet_cifar",
     "resnet20",
     "resnet32",
     "resnet44",
@@ -87,5 +109,6 @@ __all__ = [
     "vgg16_bn",
     "vgg19",
     "vgg19_bn",
+    "vgg_mini",
     "zfnet",
 ]

@@ -8,6 +8,8 @@ and weights. Only ``keras`` is used here, so every network builds under any back
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import re
 from collections.abc import Callable
@@ -15,9 +17,42 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
-__all__ = ["build_classifier", "check_weights_argument", "resolve_input_shape", "load_weights_file", "dense_top"]
+__all__ = [
+    "build_classifier",
+    "check_weights_argument",
+    "family_builder",
+    "resolve_input_shape",
+    "load_weights_file",
+    "dense_top",
+]
 
 POOLINGS = (None, "avg", "max")
+
+
+def family_builder(builder: Callable) -> Callable:
+    """Mark ``builder`` as a family builder, the one function every variant of a family calls.
+
+    Its keyword arguments are the family's knobs; an unknown one raises, before any work,
+    one TypeError that names the keyword, the model (its ``name``) and the knobs there are.
+    Variants are one line over it (timm's style)::
+
+        def resnet50(**kwargs):
+            return resnet(50, **{**_KERAS_V1, "name": "resnet50", **kwargs})
+    """
+    params = inspect.signature(builder).parameters
+    accepted = [n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+    @functools.wraps(builder)
+    def checked(*args, **kwargs):
+        unknown = [k for k in kwargs if k not in accepted]
+        if unknown:
+            model = kwargs.get("name") or builder.__name__
+            raise TypeError(
+                f"{model}: unknown keyword argument {unknown[0]!r}; {builder.__name__}() takes {', '.join(accepted)}"
+            )
+        return builder(*args, **kwargs)
+
+    return checked
 
 
 def check_weights_argument(weights, include_top: bool, classes: int, classifier_activation, imagenet: bool):

@@ -15,7 +15,7 @@ from keras import layers
 
 from kcnn.blocks.plain import check_activation, check_choice, conv_act, dense_act, kernel_initializer_for
 from kcnn.layers import LocalResponseNormalization
-from kcnn.models._base import build_classifier, predictions
+from kcnn.models._base import build_classifier, family_builder, predictions
 from kcnn.registry import register_model
 
 __all__ = ["ALEXNET_SPECS", "AlexNetSpec", "ConvSpec", "alexnet", "alexnet_grouped", "alexnet_torchvision"]
@@ -93,18 +93,64 @@ ALEXNET_SPECS = {
 }
 
 
-def _build(
-    spec: AlexNetSpec,
+@register_model(
+    "alexnet",
+    family="alexnet",
+    paper=_PAPER,
+    input_shape=(227, 227, 3),
+    small_input=(67, 67, 3),
+    params=62_378_344,
+    params_source="arithmetic: conv1 34,944 + conv2 614,656 + conv3 885,120 + conv4 1,327,488 + conv5 884,992 "
+    "+ fc6 37,752,832 + fc7 16,781,312 + fc8 4,097,000",
+)
+@family_builder
+def alexnet(
+    layout="krizhevsky2012",
     *,
-    groups,
-    activation,
-    kernel_initializer,
-    maxout_pieces,
-    dropout,
-    local_response_norm,
-    name,
-    **scaffold,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="alexnet",
+    groups=1,
+    activation="relu",
+    kernel_initializer="paper",
+    maxout_pieces=2,
+    dropout=0.5,
+    local_response_norm=True,
 ) -> keras.Model:
+    """AlexNet in ``layout`` "krizhevsky2012" (default) or "torchvision"
+    (:func:`alexnet_torchvision`), rows of :data:`ALEXNET_SPECS`; the family builder
+    (registered itself as "alexnet").
+
+    keras.applications' arguments: ``include_top``, ``weights`` (None or a ``.weights.h5``
+    path; no ImageNet weights), ``input_tensor``, ``input_shape`` (static with the top),
+    ``pooling``, ``classes``, ``classifier_activation``, ``name``.
+
+    The paper's network, on 227x227x3 inputs (the paper says 224x224, but its 55x55 conv1
+    maps need 227 with an unpadded 11x11/4 convolution, as in Caffe):
+
+    conv1 96@11x11/4 - LRN - 3x3/2 max pool - conv2 256@5x5 pad 2 - LRN - pool - conv3
+    384@3x3 - conv4 384@3x3 - conv5 256@3x3 - pool - fc6 4096 - fc7 4096 - predictions
+    (fc8), ReLU after every layer but the last, dropout 0.5 after fc6 and fc7 (as in the
+    paper and Caffe). LRN (k=2, n=5, alpha=1e-4 not divided by n, beta=0.75) follows the
+    ReLU and precedes the pooling (§3.3-3.4). 62,378,344 parameters for 1000 classes.
+
+    ``groups=2`` restores the two-GPU towers: conv2, conv4 and conv5 see only their own
+    tower's maps (grouped convolutions; conv3 and the FC layers connect across), 60,965,224
+    parameters. ``kernel_initializer="paper"`` (default) is §5's zero-mean Gaussian with
+    std 0.01, biases 1 in conv2, conv4, conv5, fc6 and fc7 (the hidden FC layers) and 0
+    elsewhere; any other choice in ``kcnn.blocks.KERNEL_INITIALIZERS`` uses zero biases.
+    ``activation``: relu (paper), sigmoid, tanh, leaky_relu, elu or maxout (``maxout_pieces``
+    linear pieces per unit). ``local_response_norm=False`` drops the LRN layers (the
+    paper's ablation). Inputs must be at least 67x67 (63x63 for "torchvision": the valid 11x11/4 and 3x3/2 layers).
+    """
+    if layout not in ALEXNET_SPECS:
+        raise ValueError(f"layout must be one of {sorted(ALEXNET_SPECS)}; Received: layout={layout!r}")
+    spec = ALEXNET_SPECS[layout]
     check_choice(groups, (1, 2), "groups")
     check_activation(activation)
     paper_init = kernel_initializer == "paper"
@@ -151,55 +197,14 @@ def _build(
         fixed_size=True,
         default_shape=spec.default_shape,
         min_size=spec.min_size,
-        **scaffold,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
     )
-
-
-@register_model(
-    "alexnet",
-    family="alexnet",
-    paper=_PAPER,
-    input_shape=(227, 227, 3),
-    small_input=(67, 67, 3),
-    params=62_378_344,
-    params_source="arithmetic: conv1 34,944 + conv2 614,656 + conv3 885,120 + conv4 1,327,488 + conv5 884,992 "
-    "+ fc6 37,752,832 + fc7 16,781,312 + fc8 4,097,000",
-)
-def alexnet(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="alexnet",
-    groups=1,
-    activation="relu",
-    kernel_initializer="paper",
-    maxout_pieces=2,
-    dropout=0.5,
-    local_response_norm=True,
-):
-    """AlexNet as Krizhevsky et al. 2012 describe it, on 227x227x3 inputs (the paper says
-    224x224, but its 55x55 conv1 maps need 227 with an unpadded 11x11/4 convolution, as in Caffe).
-
-    conv1 96@11x11/4 - LRN - 3x3/2 max pool - conv2 256@5x5 pad 2 - LRN - pool - conv3
-    384@3x3 - conv4 384@3x3 - conv5 256@3x3 - pool - fc6 4096 - fc7 4096 - predictions
-    (fc8), ReLU after every layer but the last, dropout 0.5 after fc6 and fc7 (as in the
-    paper and Caffe). LRN (k=2, n=5, alpha=1e-4 not divided by n, beta=0.75) follows the
-    ReLU and precedes the pooling (§3.3-3.4). 62,378,344 parameters for 1000 classes.
-
-    ``groups=2`` restores the two-GPU towers: conv2, conv4 and conv5 see only their own
-    tower's maps (grouped convolutions; conv3 and the FC layers connect across), 60,965,224
-    parameters. ``kernel_initializer="paper"`` (default) is §5's zero-mean Gaussian with
-    std 0.01, biases 1 in conv2, conv4, conv5, fc6 and fc7 (the hidden FC layers) and 0
-    elsewhere; any other choice in ``kcnn.blocks.KERNEL_INITIALIZERS`` uses zero biases.
-    ``activation``: relu (paper), sigmoid, tanh, leaky_relu, elu or maxout (``maxout_pieces``
-    linear pieces per unit). ``local_response_norm=False`` drops the LRN layers (the
-    paper's ablation). Inputs must be at least 67x67 (the valid 11x11/4 and 3x3/2 layers).
-    """
-    return _build(ALEXNET_SPECS["krizhevsky2012"], **locals())
 
 
 @register_model(
@@ -212,23 +217,9 @@ def alexnet(
     params_source="arithmetic: alexnet's 62,378,344 less the cross-tower halves of conv2 (307,200), "
     "conv4 (663,552) and conv5 (442,368)",
 )
-def alexnet_grouped(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="alexnet_grouped",
-    activation="relu",
-    kernel_initializer="paper",
-    maxout_pieces=2,
-    dropout=0.5,
-    local_response_norm=True,
-):
+def alexnet_grouped(**kwargs):
     """:func:`alexnet` with ``groups=2``: the paper's two GPU towers in conv2, conv4 and conv5."""
-    return _build(ALEXNET_SPECS["krizhevsky2012"], groups=2, **locals())
+    return alexnet(**{"groups": 2, "name": "alexnet_grouped", **kwargs})
 
 
 @register_model(
@@ -241,20 +232,7 @@ def alexnet_grouped(
     params_source="torchvision alexnet (AlexNet_Weights.IMAGENET1K_V1)",
     params_convention="trainable",
 )
-def alexnet_torchvision(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="alexnet_torchvision",
-    activation="relu",
-    kernel_initializer="glorot_uniform",
-    maxout_pieces=2,
-    dropout=0.5,
-):
+def alexnet_torchvision(**kwargs):
     """torchvision's AlexNet, the single-tower network of Krizhevsky 2014 ("one weird trick").
 
     Not the 2012 network: conv1 64@11x11/4 pad 2 - pool - conv2 192@5x5 - pool - conv3 384
@@ -264,4 +242,4 @@ def alexnet_torchvision(
     (inputs of at least 63x63). Default initialization is Keras' glorot_uniform;
     "paper" selects the 2012 paper's Gaussian (std 0.01, biases 1 in conv2/4/5, fc6/7).
     """
-    return _build(ALEXNET_SPECS["torchvision"], groups=1, local_response_norm=False, **locals())
+    return alexnet("torchvision", **{"kernel_initializer": "glorot_uniform", "name": "alexnet_torchvision", **kwargs})

@@ -21,7 +21,7 @@ from keras import layers
 
 from kcnn.blocks.conv import BN_EPSILON, conv_bn_act
 from kcnn.blocks.dense import dense_block, dense_transition
-from kcnn.models._base import build_classifier
+from kcnn.models._base import build_classifier, family_builder
 from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
@@ -53,8 +53,9 @@ def densenet_endpoints(num_blocks: int = 4, *, stem: str = "imagenet") -> dict:
     return {f"P{i}": n for i, n in enumerate(names)}
 
 
+@family_builder
 def densenet(
-    blocks,
+    blocks=121,
     *,
     include_top=True,
     weights=None,
@@ -63,7 +64,7 @@ def densenet(
     pooling=None,
     classes=1000,
     classifier_activation="softmax",
-    name="densenet",
+    name=None,
     growth_rate=32,
     stem="imagenet",
     stem_filters=None,
@@ -72,14 +73,24 @@ def densenet(
     dropout_rate=0.0,
 ):
     """DenseNet with ``blocks[i]`` layers in dense block ``conv{i+2}`` and a transition
-    ``pool{i+2}`` after each block but the last, then BN-ReLU (``bn``, ``relu``).
+    ``pool{i+2}`` after each block but the last, then BN-ReLU (``bn``, ``relu``);
+    ``blocks`` may be a depth of :data:`DENSENET_SPECS` (121, 169, 201). Every variant is one
+    line over it or over :func:`densenet_cifar`.
 
-    ``stem="imagenet"``: 7x7/2 conv - BN - ReLU - 3x3/2 max pool (``conv1_*``, ``pool1``);
+    keras.applications' arguments: ``include_top``, ``weights`` (None, "imagenet" for
+    DenseNet-121/169/201 in keras' layout, or a ``.weights.h5`` path), ``input_tensor``,
+    ``input_shape`` (at least 32x32 with the ImageNet stem, 4x4 with the CIFAR one),
+    ``pooling``, ``classes``, ``classifier_activation``, ``name``.
+
+    Knobs: ``stem="imagenet"``: 7x7/2 conv - BN - ReLU - 3x3/2 max pool (``conv1_*``, ``pool1``);
     ``"cifar"``: one 3x3 conv (``conv1_conv``; its BN-ReLU is the first dense layer's).
     ``stem_filters`` defaults to 2 * ``growth_rate``. ``bottleneck`` (B) and
     ``compression`` < 1 (C) make DenseNet-BC; ``dropout_rate`` follows every conv.
     """
-    blocks = tuple(int(b) for b in blocks)
+    depth = blocks if isinstance(blocks, int) else None
+    if depth is not None and depth not in DENSENET_SPECS:
+        raise ValueError(f"DenseNet depth must be one of {sorted(DENSENET_SPECS)}; Received: blocks={blocks!r}")
+    blocks = DENSENET_SPECS[depth] if depth is not None else tuple(int(b) for b in blocks)
     if stem not in STEMS:
         raise ValueError(f"stem must be one of {STEMS}; Received: stem={stem!r}")
     stem_filters = stem_filters or 2 * growth_rate
@@ -113,7 +124,7 @@ def densenet(
 
     downsampling = 2 ** (len(blocks) - 1) * (4 if stem == "imagenet" else 1)
     return build_classifier(
-        name=name,
+        name=name or (f"densenet{depth}" if depth else "densenet"),
         features=features,
         include_top=include_top,
         weights=weights,
@@ -128,78 +139,47 @@ def densenet(
     )
 
 
-def densenet_cifar(depth: int = 100, growth_rate: int = 12, *, bc: bool = True, classes=10, name=None, **kwargs):
+def densenet_cifar(depth: int = 100, *, growth_rate: int = 12, bc: bool = True, **kwargs):
     """The CIFAR DenseNet of depth L and growth rate k (Huang et al. 2017 §3, Table 2):
     three dense blocks of (L-4)/6 bottleneck layers with compression 0.5 and a 2k-filter
     stem (``bc=True``, DenseNet-BC) or of (L-4)/3 plain layers with a 16-filter stem
-    (``bc=False``). Other keyword arguments go to :func:`densenet`."""
+    (``bc=False``); 10 classes. Every other keyword argument is :func:`densenet`'s and
+    overrides these defaults."""
     per_block, rest = divmod(depth - 4, 6 if bc else 3)
     if rest or per_block < 1:
         raise ValueError(
             f"DenseNet{'-BC' if bc else ''} depth must be 4 + {6 if bc else 3}n; Received: depth={depth!r}"
         )
-    return densenet(
-        (per_block,) * 3,
-        growth_rate=growth_rate,
+    cifar = dict(
         stem="cifar",
         stem_filters=2 * growth_rate if bc else 16,
         bottleneck=bc,
         compression=0.5 if bc else 1.0,
-        classes=classes,
-        name=name or f"densenet{'_bc' if bc else ''}{depth}_cifar",
-        **kwargs,
+        classes=10,
+        name=f"densenet{'_bc' if bc else ''}{depth}_cifar",
     )
+    return densenet((per_block,) * 3, growth_rate=growth_rate, **{**cifar, **kwargs})
 
 
 _IMAGENET = dict(family="densenet", paper=_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3))
 
 
 @register_model("densenet121", params=8_062_504, params_source="keras.applications DenseNet121", **_IMAGENET)
-def densenet121(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="densenet121",
-    dropout_rate=0.0,
-):
+def densenet121(**kwargs):
     """DenseNet-121 (DenseNet-BC, k=32, blocks 6-12-24-16), keras.applications' layout."""
-    return densenet(DENSENET_SPECS[121], **locals())
+    return densenet(121, **{"name": "densenet121", **kwargs})
 
 
 @register_model("densenet169", params=14_307_880, params_source="keras.applications DenseNet169", **_IMAGENET)
-def densenet169(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="densenet169",
-    dropout_rate=0.0,
-):
+def densenet169(**kwargs):
     """DenseNet-169 (DenseNet-BC, k=32, blocks 6-12-32-32), keras.applications' layout."""
-    return densenet(DENSENET_SPECS[169], **locals())
+    return densenet(169, **{"name": "densenet169", **kwargs})
 
 
 @register_model("densenet201", params=20_242_984, params_source="keras.applications DenseNet201", **_IMAGENET)
-def densenet201(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="densenet201",
-    dropout_rate=0.0,
-):
+def densenet201(**kwargs):
     """DenseNet-201 (DenseNet-BC, k=32, blocks 6-12-48-32), keras.applications' layout."""
-    return densenet(DENSENET_SPECS[201], **locals())
+    return densenet(201, **{"name": "densenet201", **kwargs})
 
 
 _CIFAR = dict(
@@ -214,20 +194,10 @@ _CIFAR = dict(
     params_source="Huang et al. 2017, Table 2: 0.8M",
     **_CIFAR,
 )
-def densenet_bc100_cifar(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=10,
-    classifier_activation="softmax",
-    name="densenet_bc100_cifar",
-    dropout_rate=0.0,
-):
+def densenet_bc100_cifar(**kwargs):
     """DenseNet-BC (L=100, k=12) for CIFAR: 0.8M parameters, 4.51% CIFAR-10 error with
     standard augmentation (``dropout_rate=0.2`` is the paper's setting without it)."""
-    return densenet_cifar(100, 12, bc=True, **locals())
+    return densenet_cifar(100, **{"growth_rate": 12, "bc": True, "name": "densenet_bc100_cifar", **kwargs})
 
 
 @register_model(
@@ -237,16 +207,6 @@ def densenet_bc100_cifar(
     params_source="Huang et al. 2017, Table 2: 1.0M",
     **_CIFAR,
 )
-def densenet40_cifar(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=10,
-    classifier_activation="softmax",
-    name="densenet40_cifar",
-    dropout_rate=0.0,
-):
+def densenet40_cifar(**kwargs):
     """DenseNet (L=40, k=12) for CIFAR, without bottleneck or compression: 1.0M parameters."""
-    return densenet_cifar(40, 12, bc=False, **locals())
+    return densenet_cifar(40, **{"growth_rate": 12, "bc": False, "name": "densenet40_cifar", **kwargs})

@@ -21,7 +21,7 @@ import keras
 from keras import layers
 
 from kcnn.blocks.mobile import EFFICIENTNET_CONV_INITIALIZER, make_divisible, mbconv, stride2_padding
-from kcnn.models._base import build_classifier, predictions
+from kcnn.models._base import build_classifier, family_builder, predictions
 from kcnn.models.imagenet import ImagenetSource, transfer_weights
 from kcnn.registry import register_model
 
@@ -90,8 +90,10 @@ def round_repeats(repeats: int, depth_coefficient: float) -> int:
     return int(math.ceil(depth_coefficient * repeats))
 
 
+@family_builder
 def efficientnet(
     variant="b0",
+    *,
     include_top=True,
     weights=None,
     input_tensor=None,
@@ -100,7 +102,6 @@ def efficientnet(
     classes=1000,
     classifier_activation="softmax",
     name=None,
-    *,
     width_coefficient=None,
     depth_coefficient=None,
     default_size=None,
@@ -113,7 +114,12 @@ def efficientnet(
 ):
     """EfficientNet (Tan & Le 2019): a 3x3 stride-2 stem, MBConv stages (``blocks_args``, scaled
     by ``width_coefficient`` and ``depth_coefficient``), a 1x1 convolution to 1280 scaled
-    channels, global average pooling, dropout and a dense classifier.
+    channels, global average pooling, dropout and a dense classifier. Every variant is one
+    line over it.
+
+    keras.applications' arguments: ``include_top``, ``weights`` (None, "imagenet", or a
+    ``.weights.h5`` path), ``input_tensor``, ``input_shape`` (at least 32x32), ``pooling``,
+    ``classes``, ``classifier_activation``, ``name``.
 
     ``variant`` ("b0".."b7") supplies the width, depth, default input size and top
     ``dropout_rate`` of :data:`EFFICIENTNET_VARIANTS`; any of them may be overridden.
@@ -241,209 +247,62 @@ def efficientnet(
     )
 
 
-@register_model(
-    "efficientnetb0",
-    family="efficientnet",
-    paper=_PAPER,
-    input_shape=(224, 224, 3),
-    small_input=(32, 32, 3),
-    params=5_330_571,
-    params_source="keras.applications EfficientNetB0",
-)
-def efficientnetb0(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="efficientnetb0",
-    **knobs,
-):
-    """EfficientNet-B0: width 1.0, depth 1.0, 224x224 inputs, dropout 0.2; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet(
-        "b0", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
+def _register(variant: str, params: int):
+    size = EFFICIENTNET_VARIANTS[variant][2]
+    return register_model(
+        f"efficientnet{variant}",
+        family="efficientnet",
+        paper=_PAPER,
+        input_shape=(size, size, 3),
+        small_input=(32, 32, 3),
+        params=params,
+        params_source=f"keras.applications EfficientNet{variant.upper()}",
     )
 
 
-@register_model(
-    "efficientnetb1",
-    family="efficientnet",
-    paper=_PAPER,
-    input_shape=(240, 240, 3),
-    small_input=(32, 32, 3),
-    params=7_856_239,
-    params_source="keras.applications EfficientNetB1",
-)
-def efficientnetb1(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="efficientnetb1",
-    **knobs,
-):
-    """EfficientNet-B1: width 1.0, depth 1.1, 240x240 inputs, dropout 0.2; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet(
-        "b1", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
-    )
+@_register("b0", 5_330_571)
+def efficientnetb0(**kwargs):
+    """EfficientNet-B0: width 1.0, depth 1.0, 224x224 inputs, dropout 0.2."""
+    return efficientnet("b0", **{"name": "efficientnetb0", **kwargs})
 
 
-@register_model(
-    "efficientnetb2",
-    family="efficientnet",
-    paper=_PAPER,
-    input_shape=(260, 260, 3),
-    small_input=(32, 32, 3),
-    params=9_177_569,
-    params_source="keras.applications EfficientNetB2",
-)
-def efficientnetb2(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="efficientnetb2",
-    **knobs,
-):
-    """EfficientNet-B2: width 1.1, depth 1.2, 260x260 inputs, dropout 0.3; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet(
-        "b2", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
-    )
+@_register("b1", 7_856_239)
+def efficientnetb1(**kwargs):
+    """EfficientNet-B1: width 1.0, depth 1.1, 240x240 inputs, dropout 0.2."""
+    return efficientnet("b1", **{"name": "efficientnetb1", **kwargs})
 
 
-@register_model(
-    "efficientnetb3",
-    family="efficientnet",
-    paper=_PAPER,
-    input_shape=(300, 300, 3),
-    small_input=(32, 32, 3),
-    params=12_320_535,
-    params_source="keras.applications EfficientNetB3",
-)
-def efficientnetb3(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="efficientnetb3",
-    **knobs,
-):
-    """EfficientNet-B3: width 1.2, depth 1.4, 300x300 inputs, dropout 0.3; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet(
-        "b3", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
-    )
+@_register("b2", 9_177_569)
+def efficientnetb2(**kwargs):
+    """EfficientNet-B2: width 1.1, depth 1.2, 260x260 inputs, dropout 0.3."""
+    return efficientnet("b2", **{"name": "efficientnetb2", **kwargs})
 
 
-@register_model(
-    "efficientnetb4",
-    family="efficientnet",
-    paper=_PAPER,
-    input_shape=(380, 380, 3),
-    small_input=(32, 32, 3),
-    params=19_466_823,
-    params_source="keras.applications EfficientNetB4",
-)
-def efficientnetb4(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="efficientnetb4",
-    **knobs,
-):
-    """EfficientNet-B4: width 1.4, depth 1.8, 380x380 inputs, dropout 0.4; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet(
-        "b4", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
-    )
+@_register("b3", 12_320_535)
+def efficientnetb3(**kwargs):
+    """EfficientNet-B3: width 1.2, depth 1.4, 300x300 inputs, dropout 0.3."""
+    return efficientnet("b3", **{"name": "efficientnetb3", **kwargs})
 
 
-@register_model(
-    "efficientnetb5",
-    family="efficientnet",
-    paper=_PAPER,
-    input_shape=(456, 456, 3),
-    small_input=(32, 32, 3),
-    params=30_562_527,
-    params_source="keras.applications EfficientNetB5",
-)
-def efficientnetb5(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="efficientnetb5",
-    **knobs,
-):
-    """EfficientNet-B5: width 1.6, depth 2.2, 456x456 inputs, dropout 0.4; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet(
-        "b5", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
-    )
+@_register("b4", 19_466_823)
+def efficientnetb4(**kwargs):
+    """EfficientNet-B4: width 1.4, depth 1.8, 380x380 inputs, dropout 0.4."""
+    return efficientnet("b4", **{"name": "efficientnetb4", **kwargs})
 
 
-@register_model(
-    "efficientnetb6",
-    family="efficientnet",
-    paper=_PAPER,
-    input_shape=(528, 528, 3),
-    small_input=(32, 32, 3),
-    params=43_265_143,
-    params_source="keras.applications EfficientNetB6",
-)
-def efficientnetb6(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="efficientnetb6",
-    **knobs,
-):
-    """EfficientNet-B6: width 1.8, depth 2.6, 528x528 inputs, dropout 0.5; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet(
-        "b6", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
-    )
+@_register("b5", 30_562_527)
+def efficientnetb5(**kwargs):
+    """EfficientNet-B5: width 1.6, depth 2.2, 456x456 inputs, dropout 0.4."""
+    return efficientnet("b5", **{"name": "efficientnetb5", **kwargs})
 
 
-@register_model(
-    "efficientnetb7",
-    family="efficientnet",
-    paper=_PAPER,
-    input_shape=(600, 600, 3),
-    small_input=(32, 32, 3),
-    params=66_658_687,
-    params_source="keras.applications EfficientNetB7",
-)
-def efficientnetb7(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="efficientnetb7",
-    **knobs,
-):
-    """EfficientNet-B7: width 2.0, depth 3.1, 600x600 inputs, dropout 0.5; ``knobs`` as :func:`efficientnet`."""
-    return efficientnet(
-        "b7", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
-    )
+@_register("b6", 43_265_143)
+def efficientnetb6(**kwargs):
+    """EfficientNet-B6: width 1.8, depth 2.6, 528x528 inputs, dropout 0.5."""
+    return efficientnet("b6", **{"name": "efficientnetb6", **kwargs})
+
+
+@_register("b7", 66_658_687)
+def efficientnetb7(**kwargs):
+    """EfficientNet-B7: width 2.0, depth 3.1, 600x600 inputs, dropout 0.5."""
+    return efficientnet("b7", **{"name": "efficientnetb7", **kwargs})

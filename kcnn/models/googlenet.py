@@ -25,7 +25,7 @@ from keras import layers
 from kcnn.blocks.conv import conv_bn_act
 from kcnn.blocks.inception import inception_module
 from kcnn.layers import LocalResponseNormalization
-from kcnn.models._base import build_classifier, dense_top
+from kcnn.models._base import build_classifier, dense_top, family_builder
 from kcnn.registry import register_model
 
 __all__ = [
@@ -125,7 +125,52 @@ def _aux_head(x, spec: GoogLeNetSpec, unit: dict, *, classes, classifier_activat
     return layers.Dense(classes, activation=classifier_activation, dtype="float32", name=f"{name}_predictions")(x)
 
 
-def _build(spec: GoogLeNetSpec, *, aux_logits, kernel_initializer, name, include_top, input_shape, **scaffold):
+@register_model(
+    "googlenet",
+    family="googlenet",
+    paper=_PAPER,
+    input_shape=(224, 224, 3),
+    small_input=(32, 32, 3),
+    params=6_998_552,
+    params_source="arithmetic from Table 1's filter columns with biases: conv1 9,472 + conv2 114,944 + 3a 163,696 "
+    "+ 3b 388,736 + 4a 376,176 + 4b 449,160 + 4c 510,104 + 4d 605,376 + 4e 868,352 + 5a 1,043,456 "
+    "+ 5b 1,444,080 + linear 1,025,000 (Table 1's params column sums to 6,797.7K, 'about 6.8M')",
+)
+@family_builder
+def googlenet(
+    layout="szegedy2014",
+    *,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=1000,
+    classifier_activation="softmax",
+    name="googlenet",
+    aux_logits=False,
+    kernel_initializer="glorot_uniform",
+):
+    """GoogLeNet in ``layout`` "szegedy2014" (default: the paper's Table 1 and Fig. 3, 6,998,552
+    parameters) or "torchvision" (:func:`googlenet_bn`), rows of :data:`GOOGLENET_SPECS`.
+    The family builder (registered itself as "googlenet").
+
+    keras.applications' arguments: ``include_top``, ``weights`` (None or a ``.weights.h5``
+    path; no ImageNet weights), ``input_tensor``, ``input_shape`` (at least 17x17),
+    ``pooling``, ``classes``, ``classifier_activation``, ``name``.
+
+    ``aux_logits=True``: the training model with the two auxiliary classifiers (3 outputs,
+    loss weights :data:`GOOGLENET_LOSS_WEIGHTS`; :func:`googlenet_compile_kwargs`), which
+    needs a static input (at least 65x65 for the paper's 5x5/3 pooling heads). The paper gives no
+    initialization (DistBelief); ``kernel_initializer`` is any Keras initializer, default
+    glorot_uniform. LRN constants (paper silent) are bvlc_googlenet's: n=5, alpha=1e-4
+    divided by n, beta=0.75, k=1. Layer names: ``conv1_conv``, ``pool1``, ``norm1``,
+    ``conv2_reduce_conv``, ``conv2_conv``, ``norm2``, ``pool2``, ``inception3a_*`` ...,
+    ``avg_pool``, ``top_dropout``, ``predictions``; the heads ``aux1_*``, ``aux2_*``.
+    """
+    if layout not in GOOGLENET_SPECS:
+        raise ValueError(f"layout must be one of {sorted(GOOGLENET_SPECS)}; Received: layout={layout!r}")
+    spec = GOOGLENET_SPECS[layout]
     if aux_logits and not include_top:
         raise ValueError(f"{name}: aux_logits=True adds auxiliary classifiers and needs include_top=True")
     if aux_logits and not spec.aux_adaptive_pool and input_shape is not None:
@@ -179,49 +224,16 @@ def _build(spec: GoogLeNetSpec, *, aux_logits, kernel_initializer, name, include
         features=features,
         top=top,
         include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
         input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
         fixed_size=aux_logits,
         default_shape=(224, 224, 3),
         min_size=min_size,
-        **scaffold,
     )
-
-
-@register_model(
-    "googlenet",
-    family="googlenet",
-    paper=_PAPER,
-    input_shape=(224, 224, 3),
-    small_input=(32, 32, 3),
-    params=6_998_552,
-    params_source="arithmetic from Table 1's filter columns with biases: conv1 9,472 + conv2 114,944 + 3a 163,696 "
-    "+ 3b 388,736 + 4a 376,176 + 4b 449,160 + 4c 510,104 + 4d 605,376 + 4e 868,352 + 5a 1,043,456 "
-    "+ 5b 1,444,080 + linear 1,025,000 (Table 1's params column sums to 6,797.7K, 'about 6.8M')",
-)
-def googlenet(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="googlenet",
-    aux_logits=False,
-    kernel_initializer="glorot_uniform",
-):
-    """GoogLeNet as Szegedy et al. 2014 describe it (Table 1, Fig. 3), 6,998,552 parameters.
-
-    ``aux_logits=True``: the training model with the two auxiliary classifiers (3 outputs,
-    loss weights :data:`GOOGLENET_LOSS_WEIGHTS`; :func:`googlenet_compile_kwargs`), which
-    needs a static input of at least 65x65 for the heads' 5x5/3 pooling. The paper gives no
-    initialization (DistBelief); ``kernel_initializer`` is any Keras initializer, default
-    glorot_uniform. LRN constants (paper silent) are bvlc_googlenet's: n=5, alpha=1e-4
-    divided by n, beta=0.75, k=1. Layer names: ``conv1_conv``, ``pool1``, ``norm1``,
-    ``conv2_reduce_conv``, ``conv2_conv``, ``norm2``, ``pool2``, ``inception3a_*`` ...,
-    ``avg_pool``, ``top_dropout``, ``predictions``; the heads ``aux1_*``, ``aux2_*``.
-    """
-    return _build(GOOGLENET_SPECS["szegedy2014"], **locals())
 
 
 @register_model(
@@ -234,19 +246,8 @@ def googlenet(
     params_source="torchvision googlenet (GoogLeNet_Weights.IMAGENET1K_V1)",
     params_convention="trainable",
 )
-def googlenet_bn(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="googlenet_bn",
-    aux_logits=False,
-    kernel_initializer="glorot_uniform",
-):
+def googlenet_bn(**kwargs):
     """torchvision's GoogLeNet, not the paper's: BatchNorm after every convolution (no conv
     biases, BN eps 1e-3), no LRN, 3x3 kernels in the "5x5" branch, 2x2/2 pooling before 5a,
     dropout 0.2, aux heads pooling adaptively to 4x4. 6,624,904 trainable parameters."""
-    return _build(GOOGLENET_SPECS["torchvision"], **locals())
+    return googlenet("torchvision", **{"name": "googlenet_bn", **kwargs})

@@ -6,10 +6,10 @@ from __future__ import annotations
 from keras import layers
 
 from kcnn.layers import LENET5_C3_TABLE, ConnectionTableConv2D, FanInUniform, Subsampling2D, scaled_tanh
-from kcnn.models._base import build_classifier, predictions
+from kcnn.models._base import build_classifier, family_builder, predictions
 from kcnn.registry import register_model
 
-__all__ = ["lenet5", "lenet5_modern"]
+__all__ = ["lenet", "lenet5", "lenet5_modern"]
 
 _PAPER = "LeCun et al. 1998, Gradient-based learning applied to document recognition"
 
@@ -32,6 +32,90 @@ def _static(input_shape, input_tensor):
     return input_shape if input_shape is not None or input_tensor is not None else (28, 28, 1)
 
 
+LAYOUTS = ("lecun1998", "modern")
+
+
+@family_builder
+def lenet(
+    layout="lecun1998",
+    *,
+    include_top=True,
+    weights=None,
+    input_tensor=None,
+    input_shape=None,
+    pooling=None,
+    classes=10,
+    classifier_activation="softmax",
+    name=None,
+    activation=None,
+    kernel_initializer=None,
+):
+    """LeNet-5 in ``layout`` "lecun1998" (:func:`lenet5`, the paper's network) or "modern"
+    (:func:`lenet5_modern`, today's tutorial network); both variants are one line over it.
+
+    keras.applications' arguments: ``include_top``, ``weights`` (None or a ``.weights.h5``
+    path; no ImageNet weights), ``input_tensor``, ``input_shape`` (28x28 - zero-padded to the
+    paper's 32x32 field - or 32x32, any channels; static with or without the top),
+    ``pooling``, ``classes`` (default 10), ``classifier_activation``, ``name``.
+
+    ``activation`` and ``kernel_initializer`` (any Keras name or object) default to the
+    layout's own: the paper's 1.7159 tanh(2a/3) and uniform +-2.4/fan-in, or ReLU and
+    he_normal; "tanh" with "glorot_uniform" is Xavier's setting, "relu" with "he_normal" He's.
+    """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}; Received: layout={layout!r}")
+    name = name or ("lenet5" if layout == "lecun1998" else "lenet5_modern")
+    paper = layout == "lecun1998"
+    if activation is None:
+        activation = scaled_tanh if paper else "relu"
+    c3_initializer = kernel_initializer  # None: C3's own per-map fan-in (Table I's connections)
+    if kernel_initializer is None:
+        kernel_initializer = FanInUniform(2.4) if paper else "he_normal"
+    unit = dict(activation=activation, kernel_initializer=kernel_initializer)
+
+    def paper_features(x):
+        x = _pad_to_32(x, name)
+        x = layers.Conv2D(6, 5, name="c1", **unit)(x)
+        x = Subsampling2D(2, activation=activation, name="s2")(x)
+        x = ConnectionTableConv2D(
+            LENET5_C3_TABLE, 5, activation=activation, kernel_initializer=c3_initializer, name="c3"
+        )(x)
+        x = Subsampling2D(2, activation=activation, name="s4")(x)
+        return layers.Conv2D(120, 5, name="c5", **unit)(x)
+
+    def modern_features(x):
+        x = _pad_to_32(x, name)
+        x = layers.Conv2D(6, 5, name="conv1", **unit)(x)
+        x = layers.MaxPooling2D(2, name="pool1")(x)
+        x = layers.Conv2D(16, 5, name="conv2", **unit)(x)
+        return layers.MaxPooling2D(2, name="pool2")(x)
+
+    def top(x, *, classes, classifier_activation):
+        x = layers.Flatten(name="flatten")(x)
+        if paper:
+            x = layers.Dense(84, name="f6", **unit)(x)
+        else:
+            x = layers.Dense(120, name="fc1", **unit)(x)
+            x = layers.Dense(84, name="fc2", **unit)(x)
+        return predictions(x, classes=classes, classifier_activation=classifier_activation)
+
+    return build_classifier(
+        name=name,
+        features=paper_features if paper else modern_features,
+        top=top,
+        fixed_size=True,
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=_static(input_shape, input_tensor),
+        pooling=pooling,
+        classes=classes,
+        classifier_activation=classifier_activation,
+        default_shape=(28, 28, 1),
+        min_size=28,
+    )
+
+
 @register_model(
     "lenet5",
     family="lenet",
@@ -41,16 +125,7 @@ def _static(input_shape, input_tensor):
     params_source="paper §II.B: 60,000 trainable up to F6, plus an 84x10 softmax output (850)",
     params_convention="trainable",
 )
-def lenet5(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=10,
-    classifier_activation="softmax",
-    name="lenet5",
-):
+def lenet5(**kwargs):
     """LeNet-5 as LeCun et al. 1998 describe it.
 
     C1 (6@5x5) - S2 (trainable subsampling) - C3 (16@5x5 over Table I's partial
@@ -64,36 +139,7 @@ def lenet5(
     ``predictions`` layer with softmax (84 x classes + classes parameters) trained with
     cross-entropy; ``include_top=False`` returns C5's 1x1x120 maps.
     """
-    init = FanInUniform(2.4)
-
-    def features(x):
-        x = _pad_to_32(x, name)
-        x = layers.Conv2D(6, 5, activation=scaled_tanh, kernel_initializer=init, name="c1")(x)
-        x = Subsampling2D(2, activation=scaled_tanh, name="s2")(x)
-        x = ConnectionTableConv2D(LENET5_C3_TABLE, 5, activation=scaled_tanh, name="c3")(x)
-        x = Subsampling2D(2, activation=scaled_tanh, name="s4")(x)
-        return layers.Conv2D(120, 5, activation=scaled_tanh, kernel_initializer=init, name="c5")(x)
-
-    def top(x, *, classes, classifier_activation):
-        x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(84, activation=scaled_tanh, kernel_initializer=init, name="f6")(x)
-        return predictions(x, classes=classes, classifier_activation=classifier_activation)
-
-    return build_classifier(
-        name=name,
-        features=features,
-        top=top,
-        fixed_size=True,
-        include_top=include_top,
-        weights=weights,
-        input_tensor=input_tensor,
-        input_shape=_static(input_shape, input_tensor),
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        default_shape=(28, 28, 1),
-        min_size=28,
-    )
+    return lenet("lecun1998", **{"name": "lenet5", **kwargs})
 
 
 @register_model(
@@ -104,51 +150,7 @@ def lenet5(
     params=61_706,
     params_source="arithmetic: 156 + 2,416 + 48,120 + 10,164 + 850",
 )
-def lenet5_modern(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=10,
-    classifier_activation="softmax",
-    name="lenet5_modern",
-    activation="relu",
-    kernel_initializer="he_normal",
-):
-    """The LeNet-5 of today's tutorials: 6@5x5 and 16@5x5 convolutions with ``activation``
-    and 2x2 max pooling, then dense 120-84-classes (61,706 parameters for 10 classes).
-
-    ``activation`` and ``kernel_initializer`` take any Keras name (e.g. "tanh" with
-    "glorot_uniform" for Xavier's setting, "relu" with "he_normal" for He's).
-    """
-    conv = dict(activation=activation, kernel_initializer=kernel_initializer)
-
-    def features(x):
-        x = _pad_to_32(x, name)
-        x = layers.Conv2D(6, 5, name="conv1", **conv)(x)
-        x = layers.MaxPooling2D(2, name="pool1")(x)
-        x = layers.Conv2D(16, 5, name="conv2", **conv)(x)
-        return layers.MaxPooling2D(2, name="pool2")(x)
-
-    def top(x, *, classes, classifier_activation):
-        x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(120, name="fc1", **conv)(x)
-        x = layers.Dense(84, name="fc2", **conv)(x)
-        return predictions(x, classes=classes, classifier_activation=classifier_activation)
-
-    return build_classifier(
-        name=name,
-        features=features,
-        top=top,
-        fixed_size=True,
-        include_top=include_top,
-        weights=weights,
-        input_tensor=input_tensor,
-        input_shape=_static(input_shape, input_tensor),
-        pooling=pooling,
-        classes=classes,
-        classifier_activation=classifier_activation,
-        default_shape=(28, 28, 1),
-        min_size=28,
-    )
+def lenet5_modern(**kwargs):
+    """The LeNet-5 of today's tutorials: 6@5x5 and 16@5x5 convolutions with ReLU and 2x2 max
+    pooling, then dense 120-84-classes (61,706 parameters for 10 classes)."""
+    return lenet("modern", **{"name": "lenet5_modern", **kwargs})

@@ -16,7 +16,7 @@ import keras
 from keras import layers
 
 from kcnn.blocks.mobile import depthwise_separable_conv, inverted_residual, make_divisible
-from kcnn.models._base import build_classifier
+from kcnn.models._base import build_classifier, family_builder
 from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
@@ -130,7 +130,9 @@ def _default_shape(input_shape, input_tensor, sizes):
     params=4_253_864,
     params_source="keras.applications MobileNet (alpha 1.0)",
 )
+@family_builder
 def mobilenet(
+    *,
     include_top=True,
     weights=None,
     input_tensor=None,
@@ -153,7 +155,11 @@ def mobilenet(
     calls it the "resolution multiplier"; the paper's resolution multiplier is simply the
     input size). ``activation`` "relu6" and the ``dropout`` of 1e-3 before the classifier
     are the TF-slim / keras implementation's; the paper says ReLU ("relu") and no dropout.
-    Inputs in [-1, 1]; at least 32x32 (32x downsampling). The classifier is keras':
+    Inputs in [-1, 1]. The family builder of the v1 variants (registered itself as "mobilenet").
+
+    keras.applications' arguments: ``include_top``, ``weights`` (None, "imagenet" for keras'
+    alphas and sizes, or a ``.weights.h5`` path), ``input_tensor``, ``input_shape`` (at least
+    32x32: 32x downsampling), ``pooling``, ``classes``, ``classifier_activation``, ``name``. The classifier is keras':
     ``conv_preds`` (1x1 conv) and ``predictions`` (activation), so ImageNet weights transfer
     (kcnn's block names ``block{i}_dw`` map to keras' ``conv_dw_{i}``).
     """
@@ -221,7 +227,9 @@ def mobilenet(
     params=3_538_984,
     params_source="keras.applications MobileNetV2 (alpha 1.0)",
 )
+@family_builder
 def mobilenetv2(
+    *,
     include_top=True,
     weights=None,
     input_tensor=None,
@@ -241,7 +249,12 @@ def mobilenetv2(
 
     ``alpha`` is the width multiplier: every layer's channels ``make_divisible(c * alpha, 8)``;
     the last convolution keeps 1280 unless ``alpha`` > 1 (paper and keras). BatchNorm
-    epsilon 1e-3, momentum 0.999, ReLU6, as keras. Inputs in [-1, 1]; at least 32x32.
+    epsilon 1e-3, momentum 0.999, ReLU6, as keras. Inputs in [-1, 1]. The family builder of
+    the v2 variants (registered itself as "mobilenetv2").
+
+    keras.applications' arguments: ``include_top``, ``weights`` (None, "imagenet" for keras'
+    alphas and sizes, or a ``.weights.h5`` path), ``input_tensor``, ``input_shape`` (at least
+    32x32), ``pooling``, ``classes``, ``classifier_activation``, ``name``.
 
     ``small_input_strides=True`` is *not in the paper*: the CIFAR variant of common
     reimplementations (kuangliu/pytorch-cifar) with stride 1 in the stem and in the second
@@ -318,30 +331,9 @@ def mobilenetv2(
     params=1_342_536,
     params_source="keras.applications MobileNet(alpha=0.5)",
 )
-def mobilenet_050(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="mobilenet_050",
-    **knobs,
-):
-    """MobileNet v1 at width multiplier 0.5; ``knobs`` as :func:`mobilenet`."""
-    return mobilenet(
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-        name,
-        alpha=0.5,
-        **knobs,
-    )
+def mobilenet_050(**kwargs):
+    """MobileNet v1 at width multiplier 0.5."""
+    return mobilenet(**{"alpha": 0.5, "name": "mobilenet_050", **kwargs})
 
 
 @register_model(
@@ -353,30 +345,9 @@ def mobilenet_050(
     params=1_691_208,
     params_source="keras.applications MobileNetV2(alpha=0.35)",
 )
-def mobilenetv2_035(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="mobilenetv2_035",
-    **knobs,
-):
-    """MobileNet v2 at width multiplier 0.35; ``knobs`` as :func:`mobilenetv2`."""
-    return mobilenetv2(
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-        name,
-        alpha=0.35,
-        **knobs,
-    )
+def mobilenetv2_035(**kwargs):
+    """MobileNet v2 at width multiplier 0.35."""
+    return mobilenetv2(**{"alpha": 0.35, "name": "mobilenetv2_035", **kwargs})
 
 
 @register_model(
@@ -388,27 +359,6 @@ def mobilenetv2_035(
     params=6_156_712,
     params_source="keras.applications MobileNetV2(alpha=1.4)",
 )
-def mobilenetv2_140(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="mobilenetv2_140",
-    **knobs,
-):
-    """MobileNet v2 at width multiplier 1.4; ``knobs`` as :func:`mobilenetv2`."""
-    return mobilenetv2(
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-        name,
-        alpha=1.4,
-        **knobs,
-    )
+def mobilenetv2_140(**kwargs):
+    """MobileNet v2 at width multiplier 1.4."""
+    return mobilenetv2(**{"alpha": 1.4, "name": "mobilenetv2_140", **kwargs})

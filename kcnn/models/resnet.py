@@ -38,7 +38,7 @@ from keras import layers
 from kcnn.blocks.attention import ATTENTIONS
 from kcnn.blocks.conv import BN_EPSILON, conv_bn_act
 from kcnn.blocks.residual import residual_basic, residual_bottleneck, residual_preact_bottleneck
-from kcnn.models._base import build_classifier
+from kcnn.models._base import build_classifier, family_builder
 from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
@@ -184,8 +184,9 @@ def _imagenet_source(depth, version, knobs, weights):
     return ImagenetSource(application)
 
 
+@family_builder
 def resnet(
-    depth: int,
+    depth: int = 50,
     *,
     version: int = 1,
     include_top=True,
@@ -197,23 +198,28 @@ def resnet(
     classifier_activation="softmax",
     name=None,
     stem="imagenet",
-    stride_on="1x1",
+    stride_on=None,
     use_bias=False,
     shortcut="B",
     attention=None,
     downsample=None,
     last_gamma_init=1.0,
 ):
-    """ResNet of ``depth`` (18, 34, 50, 101, 152) from :data:`RESNET_SPECS`.
+    """ResNet of ``depth`` (18, 34, 50, 101, 152) from :data:`RESNET_SPECS`; every variant is one line over it.
 
-    ``version=1``: post-activation blocks (2015); ``version=2``: pre-activation
+    keras.applications' arguments: ``include_top``, ``weights`` (None, "imagenet" for the
+    layouts keras.applications ships, or a ``.weights.h5`` path), ``input_tensor``,
+    ``input_shape`` (at least 32x32, 8x8 with ``stem="cifar"``), ``pooling`` (None, "avg",
+    "max"; without the top), ``classes``, ``classifier_activation``, ``name``.
+
+    Knobs: ``version=1``: post-activation blocks (2015); ``version=2``: pre-activation
     bottlenecks with a final ``post_bn``/``post_relu`` (2016; bottleneck depths only).
-    ``stem``: "imagenet" or "cifar" (see the module docstring). ``stride_on``: "1x1" or
-    "3x3" (bottlenecks). ``use_bias``: conv biases (v1). ``shortcut``: the paper's option
-    "A", "B" (default) or "C". ``attention``: None or "se" (SENet). ``downsample``:
-    "first" (v1 default) or "last" (v2 default; keras' ResNetV2). ``last_gamma_init``
-    (v1): the initial gamma of each residual branch's last BN, 1 as in the paper, 0 for
-    Goyal et al. 2017's zero-gamma (torchvision's ``zero_init_residual=True``).
+    ``stem``: "imagenet" or "cifar" (see the module docstring). ``stride_on``: "1x1" (v1
+    default) or "3x3" (v2 default) in bottlenecks. ``use_bias``: conv biases (v1).
+    ``shortcut``: the paper's option "A", "B" (default) or "C". ``attention``: None or "se"
+    (SENet). ``downsample``: "first" (v1 default) or "last" (v2 default; keras' ResNetV2).
+    ``last_gamma_init`` (v1): the initial gamma of each residual branch's last BN, 1 as in
+    the paper, 0 for Goyal et al. 2017's zero-gamma (torchvision's ``zero_init_residual=True``).
     """
     block, blocks = _spec(depth)
     if version not in (1, 2):
@@ -235,6 +241,7 @@ def resnet(
     if stem not in STEMS:
         raise ValueError(f"stem must be one of {STEMS}; Received: stem={stem!r}")
     downsample = downsample or ("first" if version == 1 else "last")
+    stride_on = stride_on or ("1x1" if version == 1 else "3x3")
     knobs = dict(
         stem=stem, stride_on=stride_on, use_bias=use_bias, shortcut=shortcut, attention=attention, downsample=downsample
     )
@@ -281,287 +288,84 @@ def resnet(
     )
 
 
-_TORCHVISION = dict(params_convention="trainable", small_input=(32, 32, 3))
-_KERAS = dict(params_convention="total", small_input=(32, 32, 3))
+_TORCHVISION = dict(family="resnet", input_shape=(224, 224, 3), params_convention="trainable", small_input=(32, 32, 3))
+_KERAS = dict(family="resnet", input_shape=(224, 224, 3), params_convention="total", small_input=(32, 32, 3))
+_SENET = {**_TORCHVISION, "family": "senet", "paper": _PAPER_SE}
+# keras.applications' ResNet50/101/152: the stride on the first 1x1 of a bottleneck and biased convolutions.
+_KERAS_V1 = dict(stride_on="1x1", use_bias=True)
+_KERAS_V2 = dict(version=2)
 
 
-@register_model(
-    "resnet18",
-    family="resnet",
-    paper=_PAPER_V1,
-    input_shape=(224, 224, 3),
-    params=11_689_512,
-    params_source="torchvision resnet18",
-    **_TORCHVISION,
-)
-def resnet18(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet18",
-    stem="imagenet",
-    shortcut="B",
-    attention=None,
-    use_bias=False,
-):
+@register_model("resnet18", paper=_PAPER_V1, params=11_689_512, params_source="torchvision resnet18", **_TORCHVISION)
+def resnet18(**kwargs):
     """ResNet-18 (basic blocks 2-2-2-2), torchvision's layout; ``stem="cifar"`` for 32x32 / 28x28 inputs."""
-    return resnet(18, **locals())
+    return resnet(18, **{"name": "resnet18", **kwargs})
 
 
-@register_model(
-    "resnet34",
-    family="resnet",
-    paper=_PAPER_V1,
-    input_shape=(224, 224, 3),
-    params=21_797_672,
-    params_source="torchvision resnet34",
-    **_TORCHVISION,
-)
-def resnet34(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet34",
-    stem="imagenet",
-    shortcut="B",
-    attention=None,
-    use_bias=False,
-):
+@register_model("resnet34", paper=_PAPER_V1, params=21_797_672, params_source="torchvision resnet34", **_TORCHVISION)
+def resnet34(**kwargs):
     """ResNet-34 (basic blocks 3-4-6-3), torchvision's layout; ``stem="cifar"`` for 32x32 inputs."""
-    return resnet(34, **locals())
+    return resnet(34, **{"name": "resnet34", **kwargs})
 
 
-@register_model(
-    "resnet50",
-    family="resnet",
-    paper=_PAPER_V1,
-    input_shape=(224, 224, 3),
-    params=25_636_712,
-    params_source="keras.applications ResNet50",
-    **_KERAS,
-)
-def resnet50(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet50",
-    stem="imagenet",
-    stride_on="1x1",
-    use_bias=True,
-    shortcut="B",
-    attention=None,
-):
-    """ResNet-50 (bottlenecks 3-4-6-3), keras.applications' layout (stride on the 1x1,
-    conv biases); ``weights="imagenet"`` transfers from keras.applications.ResNet50.
+@register_model("resnet50", paper=_PAPER_V1, params=25_636_712, params_source="keras.applications ResNet50", **_KERAS)
+def resnet50(**kwargs):
+    """ResNet-50 (bottlenecks 3-4-6-3), keras.applications' layout (stride on the 1x1, conv
+    biases); ``weights="imagenet"`` transfers from keras.applications.ResNet50.
     ``stride_on="3x3", use_bias=False`` gives torchvision's v1.5 (25,557,032 trainable)."""
-    return resnet(50, **locals())
+    return resnet(50, **{**_KERAS_V1, "name": "resnet50", **kwargs})
 
 
-@register_model(
-    "resnet101",
-    family="resnet",
-    paper=_PAPER_V1,
-    input_shape=(224, 224, 3),
-    params=44_707_176,
-    params_source="keras.applications ResNet101",
-    **_KERAS,
-)
-def resnet101(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet101",
-    stem="imagenet",
-    stride_on="1x1",
-    use_bias=True,
-    shortcut="B",
-    attention=None,
-):
+@register_model("resnet101", paper=_PAPER_V1, params=44_707_176, params_source="keras.applications ResNet101", **_KERAS)
+def resnet101(**kwargs):
     """ResNet-101 (bottlenecks 3-4-23-3), keras.applications' layout (see :func:`resnet50`)."""
-    return resnet(101, **locals())
+    return resnet(101, **{**_KERAS_V1, "name": "resnet101", **kwargs})
 
 
-@register_model(
-    "resnet152",
-    family="resnet",
-    paper=_PAPER_V1,
-    input_shape=(224, 224, 3),
-    params=60_419_944,
-    params_source="keras.applications ResNet152",
-    **_KERAS,
-)
-def resnet152(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet152",
-    stem="imagenet",
-    stride_on="1x1",
-    use_bias=True,
-    shortcut="B",
-    attention=None,
-):
+@register_model("resnet152", paper=_PAPER_V1, params=60_419_944, params_source="keras.applications ResNet152", **_KERAS)
+def resnet152(**kwargs):
     """ResNet-152 (bottlenecks 3-8-36-3), keras.applications' layout (see :func:`resnet50`)."""
-    return resnet(152, **locals())
+    return resnet(152, **{**_KERAS_V1, "name": "resnet152", **kwargs})
 
 
 @register_model(
-    "resnet50v2",
-    family="resnet",
-    paper=_PAPER_V2,
-    input_shape=(224, 224, 3),
-    params=25_613_800,
-    params_source="keras.applications ResNet50V2",
-    **_KERAS,
+    "resnet50v2", paper=_PAPER_V2, params=25_613_800, params_source="keras.applications ResNet50V2", **_KERAS
 )
-def resnet50v2(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet50v2",
-    stem="imagenet",
-    stride_on="3x3",
-    downsample="last",
-    shortcut="B",
-    attention=None,
-):
-    """Pre-activation ResNet-50, keras.applications' ResNet50V2 layout (stride in the last
-    block of stages 2-4); ``weights="imagenet"`` transfers from it."""
-    return resnet(50, version=2, **locals())
+def resnet50v2(**kwargs):
+    """Pre-activation ResNet-50, keras.applications' ResNet50V2 layout (stride on the 3x3 of the
+    last block of stages 2-4); ``weights="imagenet"`` transfers from it."""
+    return resnet(50, **{**_KERAS_V2, "name": "resnet50v2", **kwargs})
 
 
 @register_model(
-    "resnet101v2",
-    family="resnet",
-    paper=_PAPER_V2,
-    input_shape=(224, 224, 3),
-    params=44_675_560,
-    params_source="keras.applications ResNet101V2",
-    **_KERAS,
+    "resnet101v2", paper=_PAPER_V2, params=44_675_560, params_source="keras.applications ResNet101V2", **_KERAS
 )
-def resnet101v2(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet101v2",
-    stem="imagenet",
-    stride_on="3x3",
-    downsample="last",
-    shortcut="B",
-    attention=None,
-):
+def resnet101v2(**kwargs):
     """Pre-activation ResNet-101, keras.applications' ResNet101V2 layout (see :func:`resnet50v2`)."""
-    return resnet(101, version=2, **locals())
+    return resnet(101, **{**_KERAS_V2, "name": "resnet101v2", **kwargs})
 
 
 @register_model(
-    "resnet152v2",
-    family="resnet",
-    paper=_PAPER_V2,
-    input_shape=(224, 224, 3),
-    params=60_380_648,
-    params_source="keras.applications ResNet152V2",
-    **_KERAS,
+    "resnet152v2", paper=_PAPER_V2, params=60_380_648, params_source="keras.applications ResNet152V2", **_KERAS
 )
-def resnet152v2(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="resnet152v2",
-    stem="imagenet",
-    stride_on="3x3",
-    downsample="last",
-    shortcut="B",
-    attention=None,
-):
+def resnet152v2(**kwargs):
     """Pre-activation ResNet-152, keras.applications' ResNet152V2 layout (see :func:`resnet50v2`)."""
-    return resnet(152, version=2, **locals())
+    return resnet(152, **{**_KERAS_V2, "name": "resnet152v2", **kwargs})
 
 
-@register_model(
-    "seresnet50",
-    family="senet",
-    paper=_PAPER_SE,
-    input_shape=(224, 224, 3),
-    params=28_088_024,
-    params_source="timm legacy_seresnet50",
-    **_TORCHVISION,
-)
-def seresnet50(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="seresnet50",
-    stem="imagenet",
-    stride_on="1x1",
-    use_bias=False,
-    shortcut="B",
-    attention="se",
-):
+@register_model("seresnet50", params=28_088_024, params_source="timm legacy_seresnet50", **_SENET)
+def seresnet50(**kwargs):
     """SE-ResNet-50: ResNet-50 with squeeze-and-excitation (reduction 16) on every residual
     branch before the addition, no conv biases, stride on the 1x1 (SENet's Caffe models)."""
-    return resnet(50, **locals())
+    return resnet(50, **{"attention": "se", "name": "seresnet50", **kwargs})
 
 
 @register_model(
     "seresnet101",
-    family="senet",
-    paper=_PAPER_SE,
-    input_shape=(224, 224, 3),
     params=49_326_872,
     params_source="torchvision resnet101 (44,549,160) + SE modules; timm legacy_seresnet101 lists 49.33M",
-    **_TORCHVISION,
+    **_SENET,
 )
-def seresnet101(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="seresnet101",
-    stem="imagenet",
-    stride_on="1x1",
-    use_bias=False,
-    shortcut="B",
-    attention="se",
-):
+def seresnet101(**kwargs):
     """SE-ResNet-101: ResNet-101 with squeeze-and-excitation (see :func:`seresnet50`)."""
-    return resnet(101, **locals())
+    return resnet(101, **{"attention": "se", "name": "seresnet101", **kwargs})

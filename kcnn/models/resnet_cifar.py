@@ -22,7 +22,7 @@ from keras import layers
 
 from kcnn.blocks.conv import conv_bn_act
 from kcnn.blocks.residual import residual_basic
-from kcnn.models._base import build_classifier
+from kcnn.models._base import build_classifier, family_builder
 from kcnn.models.resnet import block_plan, endpoints_from_plan
 from kcnn.registry import register_model
 
@@ -73,8 +73,9 @@ def resnet_cifar_endpoints(depth: int = 20) -> dict:
     return endpoints_from_plan(_plan(depth), stem_name="conv1_relu", stem_stride=1, body_stride=1)
 
 
+@family_builder
 def resnet_cifar(
-    depth: int,
+    depth: int = 20,
     *,
     include_top=True,
     weights=None,
@@ -88,12 +89,17 @@ def resnet_cifar(
     attention=None,
     last_gamma_init=1.0,
 ):
-    """CIFAR ResNet of ``depth`` = 6n+2 (the paper's 20 ... 1202 or any other n).
+    """CIFAR ResNet of ``depth`` = 6n+2 (the paper's 20 ... 1202 or any other n); every
+    variant is one line over it.
 
-    ``shortcut``: the paper's option "A" (default, parameter-free), "B" or "C";
+    keras.applications' arguments: ``include_top``, ``weights`` (None or a ``.weights.h5``
+    path; no ImageNet weights), ``input_tensor``, ``input_shape`` (default 32x32x3, at least
+    4x4), ``pooling``, ``classes`` (default 10), ``classifier_activation``, ``name``.
+
+    Knobs: ``shortcut``: the paper's option "A" (default, parameter-free), "B" or "C";
     ``attention``: None or "se" (SE blocks, not in this paper); ``last_gamma_init``: the
     initial gamma of each residual branch's last BN (1 in the paper; see
-    :func:`resnet1202`). No ImageNet weights.
+    :func:`resnet1202`).
     """
     plan = _plan(depth)
     allow_graph_depth(8 * len(plan))  # 7 layers per block on the longest path
@@ -146,105 +152,38 @@ _REG = dict(
 
 
 @register_model("resnet20", **_REG, **_rounded("0.27"))
-def resnet20(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=10,
-    classifier_activation="softmax",
-    name="resnet20",
-    shortcut="A",
-    attention=None,
-):
+def resnet20(**kwargs):
     """ResNet-20 for CIFAR (n=3): 0.27M parameters, 8.75% CIFAR-10 error in the paper."""
-    return resnet_cifar(20, **locals())
+    return resnet_cifar(20, **{"name": "resnet20", **kwargs})
 
 
 @register_model("resnet32", **_REG, **_rounded("0.46"))
-def resnet32(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=10,
-    classifier_activation="softmax",
-    name="resnet32",
-    shortcut="A",
-    attention=None,
-):
+def resnet32(**kwargs):
     """ResNet-32 for CIFAR (n=5): 0.46M parameters, 7.51% error."""
-    return resnet_cifar(32, **locals())
+    return resnet_cifar(32, **{"name": "resnet32", **kwargs})
 
 
 @register_model("resnet44", **_REG, **_rounded("0.66"))
-def resnet44(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=10,
-    classifier_activation="softmax",
-    name="resnet44",
-    shortcut="A",
-    attention=None,
-):
+def resnet44(**kwargs):
     """ResNet-44 for CIFAR (n=7): 0.66M parameters, 7.17% error."""
-    return resnet_cifar(44, **locals())
+    return resnet_cifar(44, **{"name": "resnet44", **kwargs})
 
 
 @register_model("resnet56", **_REG, **_rounded("0.85"))
-def resnet56(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=10,
-    classifier_activation="softmax",
-    name="resnet56",
-    shortcut="A",
-    attention=None,
-):
+def resnet56(**kwargs):
     """ResNet-56 for CIFAR (n=9): 0.85M parameters, 6.97% error."""
-    return resnet_cifar(56, **locals())
+    return resnet_cifar(56, **{"name": "resnet56", **kwargs})
 
 
 @register_model("resnet110", **_REG, **_rounded("1.7"))
-def resnet110(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=10,
-    classifier_activation="softmax",
-    name="resnet110",
-    shortcut="A",
-    attention=None,
-):
+def resnet110(**kwargs):
     """ResNet-110 for CIFAR (n=18): 1.7M parameters, 6.43% error."""
-    return resnet_cifar(110, **locals())
+    return resnet_cifar(110, **{"name": "resnet110", **kwargs})
 
 
 # "heavy": ~4,200 layers deep; Keras' graph trace of its training step dominates the zoo harness.
 @register_model("resnet1202", **_REG, **_rounded("19.4"), tags=("heavy",))
-def resnet1202(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=10,
-    classifier_activation="softmax",
-    name="resnet1202",
-    shortcut="A",
-    attention=None,
-    last_gamma_init=0.1,
-):
+def resnet1202(**kwargs):
     """ResNet-1202 for CIFAR (n=200): 19.4M parameters, 7.93% error (overfits, per the paper).
 
     Deviation: each residual branch's last BN starts at gamma 0.1, not the paper's 1.
@@ -252,4 +191,4 @@ def resnet1202(
     0 and 1) overflows float32: each of the 600 blocks multiplies the activations' RMS
     by about 1.5. Training-mode BN hides this, so the paper trains at gamma 1; pass
     ``last_gamma_init=1.0`` for the paper's initialisation."""
-    return resnet_cifar(1202, **locals())
+    return resnet_cifar(1202, **{"last_gamma_init": 0.1, "name": "resnet1202", **kwargs})

@@ -16,7 +16,7 @@ from keras import layers
 
 from kcnn.blocks.plain import check_activation, check_choice, conv_act, dense_act, kernel_initializer_for
 from kcnn.layers import LocalResponseNormalization
-from kcnn.models._base import build_classifier, predictions
+from kcnn.models._base import build_classifier, family_builder, predictions
 from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
@@ -72,8 +72,10 @@ _NAMES = {
 _DEFAULT_SHAPE = {"mini": (28, 28, 1)}
 
 
+@family_builder
 def vgg(
     config="D",
+    *,
     include_top=True,
     weights=None,
     input_tensor=None,
@@ -89,7 +91,12 @@ def vgg(
     dropout=0.5,
     fc=(4096, 4096),
 ):
-    """The VGG network of Table 1's ``config`` ("A", "A-LRN", "B", "C", "D" or "E").
+    """The VGG network of Table 1's ``config`` ("A", "A-LRN", "B", "C", "D" or "E", or kcnn's
+    "mini"); every variant is one line over it.
+
+    keras.applications' arguments: ``include_top``, ``weights`` (None, "imagenet" for D and
+    E, or a ``.weights.h5`` path), ``input_tensor``, ``input_shape`` (at least 32x32; static
+    with the flattening top), ``pooling``, ``classes``, ``classifier_activation``, ``name``.
 
     3x3 convolutions (stride 1, padding 1) in five blocks, each closed by 2x2/2 max
     pooling; fc1 4096 - fc2 4096 - predictions with dropout 0.5 after fc1 and fc2 (§3.1;
@@ -163,190 +170,59 @@ def _register(name, config, batch_norm, params, source, convention="total"):
 
 
 _TV = "torchvision {} (trainable: the BatchNorm variants add gamma and beta per conv channel)"
+_WITH_BN = dict(batch_norm=True)
 
 
 @_register("vgg11", "A", False, 132_863_336, "torchvision vgg11; arithmetic from Table 1 (paper: 133M)")
-def vgg11(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="vgg11",
-    **knobs,
-):
-    """VGG-11, configuration A (8 conv + 3 FC layers). ``knobs``: see :func:`vgg`."""
-    return vgg(
-        "A", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
-    )
+def vgg11(**kwargs):
+    """VGG-11, configuration A (8 conv + 3 FC layers)."""
+    return vgg("A", **{"name": "vgg11", **kwargs})
 
 
 @_register("vgg11_bn", "A", True, 132_868_840, _TV.format("vgg11_bn"), "trainable")
-def vgg11_bn(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="vgg11_bn",
-    **knobs,
-):
+def vgg11_bn(**kwargs):
     """VGG-11 (A) with BatchNorm after every convolution (torchvision's vgg11_bn)."""
-    return vgg(
-        "A",
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-        name,
-        batch_norm=True,
-        **knobs,
-    )
+    return vgg("A", **{**_WITH_BN, "name": "vgg11_bn", **kwargs})
 
 
 @_register("vgg13", "B", False, 133_047_848, "torchvision vgg13; arithmetic from Table 1 (paper: 133M)")
-def vgg13(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="vgg13",
-    **knobs,
-):
-    """VGG-13, configuration B (10 conv + 3 FC layers). ``knobs``: see :func:`vgg`."""
-    return vgg(
-        "B", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
-    )
+def vgg13(**kwargs):
+    """VGG-13, configuration B (10 conv + 3 FC layers)."""
+    return vgg("B", **{"name": "vgg13", **kwargs})
 
 
 @_register("vgg13_bn", "B", True, 133_053_736, _TV.format("vgg13_bn"), "trainable")
-def vgg13_bn(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="vgg13_bn",
-    **knobs,
-):
+def vgg13_bn(**kwargs):
     """VGG-13 (B) with BatchNorm after every convolution (torchvision's vgg13_bn)."""
-    return vgg(
-        "B",
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-        name,
-        batch_norm=True,
-        **knobs,
-    )
+    return vgg("B", **{**_WITH_BN, "name": "vgg13_bn", **kwargs})
 
 
 @_register("vgg16", "D", False, 138_357_544, "keras.applications VGG16 count_params()")
-def vgg16(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="vgg16",
-    **knobs,
-):
+def vgg16(**kwargs):
     """VGG-16, configuration D (13 conv + 3 FC layers); ``weights="imagenet"`` from keras.applications.VGG16."""
-    return vgg(
-        "D", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
-    )
+    return vgg("D", **{"name": "vgg16", **kwargs})
 
 
 @_register("vgg16_bn", "D", True, 138_365_992, _TV.format("vgg16_bn"), "trainable")
-def vgg16_bn(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="vgg16_bn",
-    **knobs,
-):
+def vgg16_bn(**kwargs):
     """VGG-16 (D) with BatchNorm after every convolution (torchvision's vgg16_bn)."""
-    return vgg(
-        "D",
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-        name,
-        batch_norm=True,
-        **knobs,
-    )
+    return vgg("D", **{**_WITH_BN, "name": "vgg16_bn", **kwargs})
 
 
 @_register("vgg19", "E", False, 143_667_240, "keras.applications VGG19 count_params()")
-def vgg19(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="vgg19",
-    **knobs,
-):
+def vgg19(**kwargs):
     """VGG-19, configuration E (16 conv + 3 FC layers); ``weights="imagenet"`` from keras.applications.VGG19."""
-    return vgg(
-        "E", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
-    )
+    return vgg("E", **{"name": "vgg19", **kwargs})
 
 
 @_register("vgg19_bn", "E", True, 143_678_248, _TV.format("vgg19_bn"), "trainable")
-def vgg19_bn(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=1000,
-    classifier_activation="softmax",
-    name="vgg19_bn",
-    **knobs,
-):
+def vgg19_bn(**kwargs):
     """VGG-19 (E) with BatchNorm after every convolution (torchvision's vgg19_bn)."""
-    return vgg(
-        "E",
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        classifier_activation,
-        name,
-        batch_norm=True,
-        **knobs,
-    )
+    return vgg("E", **{**_WITH_BN, "name": "vgg19_bn", **kwargs})
+
+
+# kcnn's speed-run network: conv-BN-ReLU, one hidden fc of 256 with dropout 0.3, He initialization.
+_MINI = dict(classes=10, batch_norm=True, fc=(256,), dropout=0.3, kernel_initializer="he_normal")
 
 
 @register_model(
@@ -359,21 +235,8 @@ def vgg19_bn(
     params_source="arithmetic, 10 classes: convs 320 + 9,248 + 18,496 + 36,928, BatchNorm 4 x (32 + 32 + 64 + 64), "
     "fc1 3,136 x 256 + 256, predictions 2,570",
 )
-def vgg_mini(
-    include_top=True,
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    pooling=None,
-    classes=10,
-    classifier_activation="softmax",
-    name="vgg_mini",
-    **knobs,
-):
+def vgg_mini(**kwargs):
     """A small VGG-style network for 28x28 images (kcnn's, not the paper's): conv 32-32, pool,
     conv 64-64, pool, each conv followed by BatchNorm and ReLU, then fc 256 with dropout 0.3.
     The Fashion-MNIST speed-run preset trains it."""
-    knobs = {"batch_norm": True, "fc": (256,), "dropout": 0.3, "kernel_initializer": "he_normal", **knobs}
-    return vgg(
-        "mini", include_top, weights, input_tensor, input_shape, pooling, classes, classifier_activation, name, **knobs
-    )
+    return vgg("mini", **{**_MINI, "name": "vgg_mini", **kwargs})

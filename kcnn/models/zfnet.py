@@ -23,7 +23,7 @@ from keras import layers
 
 from kcnn.blocks.plain import check_activation, conv_act, dense_act, kernel_initializer_for
 from kcnn.layers import CeilModeMaxPooling2D, LocalResponseNormalization, MaxFilterRMS
-from kcnn.models._base import build_classifier, predictions
+from kcnn.models._base import build_classifier, family_builder, predictions
 from kcnn.registry import register_model
 
 __all__ = ["ZFNET_CONVS", "zfnet"]
@@ -72,7 +72,9 @@ ZFNET_MIN_SIZE = _min_size()
     "fc6 6*6*256*4096+4096 = 37,752,832; fc7 4096*4096+4096 = 16,781,312; fc8 4096*1000+1000 = 4,097,000; "
     "total 62,357,608",
 )
+@family_builder
 def zfnet(
+    *,
     include_top=True,
     weights=None,
     input_tensor=None,
@@ -87,7 +89,12 @@ def zfnet(
     dropout=0.5,
     filter_rms_radius=0.1,
 ):
-    """ZFNet, the 8-layer network of Zeiler & Fergus 2013 (Fig. 3), 62,357,608 parameters.
+    """ZFNet, the 8-layer network of Zeiler & Fergus 2013 (Fig. 3), 62,357,608 parameters; the
+    family's one builder, registered as "zfnet".
+
+    keras.applications' arguments: ``include_top``, ``weights`` (None or a ``.weights.h5``
+    path; no ImageNet weights), ``input_tensor``, ``input_shape`` (static with the top),
+    ``pooling``, ``classes``, ``classifier_activation``, ``name``.
 
     Layers ``conv1``..``conv5`` (+ ``pool{i}``, ``norm{i}``), ``flatten``, ``fc6``,
     ``fc6_dropout``, ``fc7``, ``fc7_dropout``, ``predictions``. Dropout 0.5 on fc6 and fc7.
