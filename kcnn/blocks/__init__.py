@@ -1,9 +1,13 @@
 """Functional building blocks ``x -> x`` with a ``name`` prefix; layer names are API.
 
-Backend-agnostic: keras.layers and keras.ops only.
+One vocabulary, as Keras names things: ``filters``, ``kernel_size``, ``strides``,
+``expansion`` (a bottleneck's output multiple in residual blocks, the expanded channels'
+multiple in mobile blocks), ``attention`` = None, "se" or a callable through
+:func:`apply_attention`. ``fc_act`` is a fully connected layer; ``dense_*`` are DenseNet's
+dense blocks. Backend-agnostic: keras.layers and keras.ops only.
 """
 
-from kcnn.blocks.attention import ATTENTIONS, apply_attention, squeeze_excite
+from kcnn.blocks.attention import ATTENTIONS, apply_attention, check_attention, squeeze_excite
 from kcnn.blocks.conv import BN_EPSILON, conv_bn_act
 from kcnn.blocks.dense import dense_block, dense_layer, dense_transition
 from kcnn.blocks.inception import inception_module
@@ -15,7 +19,7 @@ from kcnn.blocks.mobile import (
     stochastic_depth,
     stride2_padding,
 )
-from kcnn.blocks.plain import ACTIVATIONS, KERNEL_INITIALIZERS, conv_act, dense_act
+from kcnn.blocks.plain import ACTIVATIONS, KERNEL_INITIALIZERS, conv_act, fc_act
 from kcnn.blocks.residual import (
     SHORTCUTS,
     residual_basic,
@@ -31,13 +35,14 @@ __all__ = [
     "KERNEL_INITIALIZERS",
     "SHORTCUTS",
     "apply_attention",
+    "check_attention",
     "conv_act",
     "conv_bn_act",
-    "dense_act",
     "dense_block",
     "dense_layer",
     "dense_transition",
     "depthwise_separable_conv",
+    "fc_act",
     "inception_module",
     "inverted_residual",
     "make_divisible",

@@ -1,10 +1,17 @@
-"""Channel attention, pluggable into residual and mobile blocks (``attention="se"``)."""
+"""Channel attention, pluggable into residual and mobile blocks through one helper.
+
+``attention`` is ``None`` (no attention), ``"se"`` (squeeze-and-excitation) or a callable
+``f(x, name=...) -> x`` that keeps the shape of ``x`` (e.g. a user's CBAM), given the name
+prefix ``{block}_attention``.
+"""
 
 from __future__ import annotations
 
 from keras import layers
 
-__all__ = ["squeeze_excite", "apply_attention", "ATTENTIONS"]
+__all__ = ["ATTENTIONS", "apply_attention", "check_attention", "squeeze_excite"]
+
+ATTENTIONS = (None, "se")  # and any callable f(x, name=...) -> x
 
 
 def squeeze_excite(x, reduced_filters: int, *, activation="relu", gate="sigmoid", name: str):
@@ -23,13 +30,23 @@ def squeeze_excite(x, reduced_filters: int, *, activation="relu", gate="sigmoid"
     return layers.Multiply(name=f"{name}_excite")([x, se])
 
 
-ATTENTIONS = (None, "se")
+def check_attention(attention) -> None:
+    """One-line ValueError unless ``attention`` is None, "se" or a callable."""
+    if not (attention in ATTENTIONS or callable(attention)):
+        raise ValueError(f"attention must be None, 'se' or a callable; Received: attention={attention!r}")
 
 
-def apply_attention(x, attention, *, reduction: int = 16, name: str):
-    """Apply the attention named by ``attention`` (None or "se") with the SENet reduction ratio."""
+def apply_attention(x, attention, *, reduced_filters: int | None = None, activation="relu", name: str):
+    """Apply ``attention`` to ``x`` inside block ``name``.
+
+    "se": :func:`squeeze_excite` to ``reduced_filters`` channels (default: SENet's reduction
+    16, ``max(1, channels // 16)``) with ``activation`` and a sigmoid gate, layers
+    ``{name}_se_*``; a callable is called as ``attention(x, name=f"{name}_attention")``.
+    """
+    check_attention(attention)
     if attention is None:
         return x
     if attention == "se":
-        return squeeze_excite(x, max(1, x.shape[-1] // reduction), name=f"{name}_se")
-    raise ValueError(f"attention must be one of {ATTENTIONS}; Received: attention={attention!r}")
+        reduced = reduced_filters or max(1, x.shape[-1] // 16)
+        return squeeze_excite(x, reduced, activation=activation, name=f"{name}_se")
+    return attention(x, name=f"{name}_attention")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from keras import layers
 
-from kcnn.blocks.attention import squeeze_excite
+from kcnn.blocks.attention import apply_attention, check_attention
 
 __all__ = [
     "make_divisible",
@@ -142,6 +142,7 @@ def _inverted_bottleneck(
     strides,
     activation,
     attention,
+    se_filters,
     drop_rate,
     id_skip,
     bn_epsilon,
@@ -172,8 +173,7 @@ def _inverted_bottleneck(
     )(x)
     x = _bn(x, bn_epsilon, bn_momentum, n["dw_bn"])
     x = layers.Activation(activation, name=n["dw_act"])(x)
-    if attention is not None:
-        x = attention(x)
+    x = apply_attention(x, attention, reduced_filters=se_filters, activation=activation, name=name)
     x = layers.Conv2D(filters, 1, use_bias=False, kernel_initializer=kernel_initializer, name=n["project"])(x)
     x = _bn(x, bn_epsilon, bn_momentum, n["project_bn"])  # linear bottleneck: no activation
     if id_skip and strides == 1 and filters_in == filters:
@@ -215,6 +215,7 @@ def inverted_residual(
         strides=strides,
         activation=activation,
         attention=None,
+        se_filters=None,
         drop_rate=drop_rate,
         id_skip=True,
         bn_epsilon=bn_epsilon,
@@ -229,7 +230,7 @@ def mbconv(
     x,
     filters: int,
     *,
-    expand_ratio: int = 6,
+    expansion: int = 6,
     kernel_size: int = 3,
     strides: int = 1,
     attention="se",
@@ -246,39 +247,29 @@ def mbconv(
     bottleneck with swish, channel attention after the depthwise convolution and
     stochastic depth on the residual branch.
 
-    ``attention``: None, "se" (squeeze-and-excitation to ``max(1, int(filters_in * se_ratio))``
-    channels with the block's activation and a sigmoid gate, as the reference code), or a
-    callable ``f(x, name=...) -> x``. ``drop_rate``: stochastic depth rate (see
+    ``expansion``: the expanded channels' multiple of the input channels (EfficientNet's
+    ``expand_ratio``). ``attention``: None, "se" (squeeze-and-excitation to
+    ``max(1, int(filters_in * se_ratio))`` channels with the block's activation and a sigmoid
+    gate, as the reference code), or a callable ``f(x, name=...) -> x`` (see
+    :func:`kcnn.blocks.apply_attention`). ``drop_rate``: stochastic depth rate (see
     :func:`stochastic_depth`), applied only when the shortcut exists (``id_skip``, stride
     1, equal channels). Layer names are keras.applications': ``{name}_expand_conv``,
     ``{name}_expand_bn``, ``{name}_expand_activation``, ``{name}_dwconv_pad``,
     ``{name}_dwconv``, ``{name}_bn``, ``{name}_activation``, ``{name}_se_*``,
     ``{name}_project_conv``, ``{name}_project_bn``, ``{name}_drop``, ``{name}_add``.
     """
-    filters_in = x.shape[-1]
-    if attention == "se":
-        if not 0 < se_ratio <= 1:
-            raise ValueError(f"{name}: se_ratio must be in (0, 1] with attention='se'; Received: se_ratio={se_ratio}")
-        reduced = max(1, int(filters_in * se_ratio))
-
-        def attend(t):
-            return squeeze_excite(t, reduced, activation=activation, gate="sigmoid", name=f"{name}_se")
-    elif callable(attention):
-
-        def attend(t):
-            return attention(t, name=f"{name}_attention")
-    elif attention is None:
-        attend = None
-    else:
-        raise ValueError(f"{name}: attention must be None, 'se' or a callable; Received: attention={attention!r}")
+    check_attention(attention)
+    if attention == "se" and not 0 < se_ratio <= 1:
+        raise ValueError(f"{name}: se_ratio must be in (0, 1] with attention='se'; Received: se_ratio={se_ratio}")
     return _inverted_bottleneck(
         x,
         filters,
-        expansion=expand_ratio,
+        expansion=expansion,
         kernel_size=kernel_size,
         strides=strides,
         activation=activation,
-        attention=attend,
+        attention=attention,
+        se_filters=max(1, int(x.shape[-1] * se_ratio)),
         drop_rate=drop_rate,
         id_skip=id_skip,
         bn_epsilon=bn_epsilon,

@@ -1,6 +1,6 @@
 """Layers of the plain (AlexNet / ZFNet / VGG era) networks with a choice of activation.
 
-``conv_act`` and ``dense_act`` name their weighted layer exactly ``name`` (``conv1``,
+``conv_act`` and ``fc_act`` name their weighted layer exactly ``name`` (``conv1``,
 ``block1_conv1``, ``fc6``), as keras.applications' VGG does, so weights transfer by name.
 ``activation`` is one of :data:`ACTIVATIONS`; "maxout" (Goodfellow et al. 2013) makes the
 layer produce ``pieces x units`` channels and keeps the maximum of each ``pieces``.
@@ -20,7 +20,7 @@ __all__ = [
     "check_activation",
     "kernel_initializer_for",
     "conv_act",
-    "dense_act",
+    "fc_act",
 ]
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "leaky_relu", "elu", "maxout")
@@ -118,7 +118,7 @@ def conv_act(
     return x
 
 
-def dense_act(
+def fc_act(
     x,
     units: int,
     *,

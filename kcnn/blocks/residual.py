@@ -1,7 +1,8 @@
 """Residual blocks: basic and bottleneck (He et al. 2015, "Deep residual learning for
 image recognition"), pre-activation bottleneck (He et al. 2016, "Identity mappings in
-deep residual networks"), each with pluggable channel attention (``attention="se"``:
-Hu et al. 2018, squeeze-and-excitation on the residual branch before the addition).
+deep residual networks"), each with pluggable channel attention on the residual branch
+before the addition (``attention``: None, "se" - Hu et al. 2018's squeeze-and-excitation
+with reduction 16 - or a callable; :func:`kcnn.blocks.apply_attention`).
 
 Layer names follow keras.applications' ResNet: ``{name}_0_conv`` / ``_0_bn`` (projection
 shortcut), ``{name}_1_conv``, ``_1_bn``, ``_1_relu``, ``_2_...``, ``_3_...``,
@@ -70,10 +71,10 @@ def _needs_projection(x, filters, shortcut) -> bool:
 
 
 def residual_shortcut(
-    x, filters: int, *, stride: int = 1, shortcut: str = "B", use_bias: bool = False, use_bn: bool = True, name: str
+    x, filters: int, *, strides: int = 1, shortcut: str = "B", use_bias: bool = False, use_bn: bool = True, name: str
 ):
     """The shortcut branch of a block whose residual branch ends with ``filters`` channels
-    at ``stride``: the identity, option A's ``{name}_0_shortcut`` (no parameters), or a 1x1
+    at ``strides``: the identity, option A's ``{name}_0_shortcut`` (no parameters), or a 1x1
     projection ``{name}_0_conv`` (+ ``{name}_0_bn`` unless ``use_bn=False``)."""
     _check(shortcut)
     if _needs_projection(x, filters, shortcut):
@@ -81,23 +82,23 @@ def residual_shortcut(
             x,
             filters,
             1,
-            strides=stride,
+            strides=strides,
             padding="valid",
             activation=None,
             use_bn=use_bn,
             use_bias=use_bias,
             name=f"{name}_0",
         )
-    if stride == 1 and x.shape[-1] == filters:
+    if strides == 1 and x.shape[-1] == filters:
         return x
-    return ZeroPadShortcut(filters, stride, name=f"{name}_0_shortcut")(x)
+    return ZeroPadShortcut(filters, strides, name=f"{name}_0_shortcut")(x)
 
 
 def residual_basic(
     x,
     filters: int,
     *,
-    stride: int = 1,
+    strides: int = 1,
     shortcut: str = "B",
     attention=None,
     use_bias: bool = False,
@@ -105,7 +106,7 @@ def residual_basic(
     name: str,
 ):
     """Basic block (He et al. 2015, Fig. 2 left; ResNet-18/34 and the CIFAR ResNets):
-    3x3 conv (stride ``stride``) - BN - ReLU - 3x3 conv - BN [- attention], plus the
+    3x3 conv (stride ``strides``) - BN - ReLU - 3x3 conv - BN [- attention], plus the
     shortcut, then ReLU. Output ``filters`` channels, layer ``{name}_out``.
 
     ``last_gamma_init``: the initial gamma of the branch's last BN: 1 as in the paper;
@@ -113,10 +114,10 @@ def residual_basic(
     ``zero_init_last``), which starts every block as an identity.
     """
     _check(shortcut)
-    residual = _conv(x, filters, 3, strides=stride, use_bias=use_bias, name=f"{name}_1")
+    residual = _conv(x, filters, 3, strides=strides, use_bias=use_bias, name=f"{name}_1")
     residual = _conv(residual, filters, 3, relu=False, use_bias=use_bias, gamma_init=last_gamma_init, name=f"{name}_2")
     residual = apply_attention(residual, attention, name=name)
-    identity = residual_shortcut(x, filters, stride=stride, shortcut=shortcut, use_bias=use_bias, name=name)
+    identity = residual_shortcut(x, filters, strides=strides, shortcut=shortcut, use_bias=use_bias, name=name)
     x = layers.Add(name=f"{name}_add")([identity, residual])
     return layers.Activation("relu", name=f"{name}_out")(x)
 
@@ -125,7 +126,7 @@ def residual_bottleneck(
     x,
     filters: int,
     *,
-    stride: int = 1,
+    strides: int = 1,
     expansion: int = 4,
     stride_on: str = "1x1",
     shortcut: str = "B",
@@ -145,14 +146,16 @@ def residual_bottleneck(
     :func:`residual_basic`.
     """
     _check(shortcut, stride_on)
-    s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
+    s1, s3 = (strides, 1) if stride_on == "1x1" else (1, strides)
     residual = _conv(x, filters, 1, strides=s1, use_bias=use_bias, name=f"{name}_1")
     residual = _conv(residual, filters, 3, strides=s3, use_bias=use_bias, name=f"{name}_2")
     residual = _conv(
         residual, expansion * filters, 1, relu=False, use_bias=use_bias, gamma_init=last_gamma_init, name=f"{name}_3"
     )
     residual = apply_attention(residual, attention, name=name)
-    identity = residual_shortcut(x, expansion * filters, stride=stride, shortcut=shortcut, use_bias=use_bias, name=name)
+    identity = residual_shortcut(
+        x, expansion * filters, strides=strides, shortcut=shortcut, use_bias=use_bias, name=name
+    )
     x = layers.Add(name=f"{name}_add")([identity, residual])
     return layers.Activation("relu", name=f"{name}_out")(x)
 
@@ -161,7 +164,7 @@ def residual_preact_bottleneck(
     x,
     filters: int,
     *,
-    stride: int = 1,
+    strides: int = 1,
     expansion: int = 4,
     stride_on: str = "3x3",
     shortcut: str = "B",
@@ -183,10 +186,10 @@ def residual_preact_bottleneck(
     preact = layers.BatchNormalization(epsilon=BN_EPSILON, name=f"{name}_preact_bn")(x)
     preact = layers.Activation("relu", name=f"{name}_preact_relu")(preact)
     if _needs_projection(x, out, shortcut):
-        identity = layers.Conv2D(out, 1, strides=stride, kernel_initializer="he_normal", name=f"{name}_0_conv")(preact)
+        identity = layers.Conv2D(out, 1, strides=strides, kernel_initializer="he_normal", name=f"{name}_0_conv")(preact)
     else:
-        identity = residual_shortcut(x, out, stride=stride, shortcut=shortcut, name=name)
-    s1, s3 = (stride, 1) if stride_on == "1x1" else (1, stride)
+        identity = residual_shortcut(x, out, strides=strides, shortcut=shortcut, name=name)
+    s1, s3 = (strides, 1) if stride_on == "1x1" else (1, strides)
     residual = _conv(preact, filters, 1, strides=s1, name=f"{name}_1")
     residual = _conv(residual, filters, 3, strides=s3, name=f"{name}_2")
     residual = layers.Conv2D(out, 1, kernel_initializer="he_normal", name=f"{name}_3_conv")(residual)

@@ -13,7 +13,7 @@ import dataclasses
 import keras
 from keras import layers
 
-from kcnn.blocks.plain import check_activation, check_choice, conv_act, dense_act, kernel_initializer_for
+from kcnn.blocks.plain import check_activation, check_choice, conv_act, fc_act, kernel_initializer_for
 from kcnn.layers import LocalResponseNormalization
 from kcnn.models._base import build_classifier, family_builder, predictions
 from kcnn.registry import register_model
@@ -185,7 +185,7 @@ def alexnet(
         for j, units in enumerate(spec.fc_units, 6):
             if dropout and spec.dropout_before_fc:
                 x = layers.Dropout(dropout, name=f"fc{j}_dropout")(x)
-            x = dense_act(x, units, bias_initializer=bias(1.0), name=f"fc{j}", **act)
+            x = fc_act(x, units, bias_initializer=bias(1.0), name=f"fc{j}", **act)
             if dropout and not spec.dropout_before_fc:
                 x = layers.Dropout(dropout, name=f"fc{j}_dropout")(x)
         return predictions(x, classes=classes, classifier_activation=classifier_activation, kernel_initializer=kinit)

@@ -30,15 +30,16 @@ __all__ += [f"efficientnetb{i}" for i in range(8)]
 
 _PAPER = "Tan & Le 2019, EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks"
 
-# Table 1 of Tan & Le (the B0 baseline, stages 2-8), as keras.applications' DEFAULT_BLOCKS_ARGS.
+# Table 1 of Tan & Le (the B0 baseline, stages 2-8), as keras.applications' DEFAULT_BLOCKS_ARGS
+# (whose ``expand_ratio`` is ``expansion`` here, kcnn.blocks' name for it).
 DEFAULT_BLOCKS_ARGS = (
-    dict(kernel_size=3, repeats=1, filters_in=32, filters_out=16, expand_ratio=1, strides=1, se_ratio=0.25),
-    dict(kernel_size=3, repeats=2, filters_in=16, filters_out=24, expand_ratio=6, strides=2, se_ratio=0.25),
-    dict(kernel_size=5, repeats=2, filters_in=24, filters_out=40, expand_ratio=6, strides=2, se_ratio=0.25),
-    dict(kernel_size=3, repeats=3, filters_in=40, filters_out=80, expand_ratio=6, strides=2, se_ratio=0.25),
-    dict(kernel_size=5, repeats=3, filters_in=80, filters_out=112, expand_ratio=6, strides=1, se_ratio=0.25),
-    dict(kernel_size=5, repeats=4, filters_in=112, filters_out=192, expand_ratio=6, strides=2, se_ratio=0.25),
-    dict(kernel_size=3, repeats=1, filters_in=192, filters_out=320, expand_ratio=6, strides=1, se_ratio=0.25),
+    dict(kernel_size=3, repeats=1, filters_in=32, filters_out=16, expansion=1, strides=1, se_ratio=0.25),
+    dict(kernel_size=3, repeats=2, filters_in=16, filters_out=24, expansion=6, strides=2, se_ratio=0.25),
+    dict(kernel_size=5, repeats=2, filters_in=24, filters_out=40, expansion=6, strides=2, se_ratio=0.25),
+    dict(kernel_size=3, repeats=3, filters_in=40, filters_out=80, expansion=6, strides=2, se_ratio=0.25),
+    dict(kernel_size=5, repeats=3, filters_in=80, filters_out=112, expansion=6, strides=1, se_ratio=0.25),
+    dict(kernel_size=5, repeats=4, filters_in=112, filters_out=192, expansion=6, strides=2, se_ratio=0.25),
+    dict(kernel_size=3, repeats=1, filters_in=192, filters_out=320, expansion=6, strides=1, se_ratio=0.25),
 )
 
 # Compound scaling (width, depth, resolution) and top dropout per variant, keras.applications'
@@ -196,7 +197,7 @@ def efficientnet(
                 x = mbconv(
                     x,
                     filters,
-                    expand_ratio=spec["expand_ratio"],
+                    expansion=spec["expansion"],
                     kernel_size=spec["kernel_size"],
                     strides=spec["strides"] if j == 0 else 1,
                     attention=attention if spec.get("se_ratio") else None,

@@ -35,7 +35,7 @@ import math
 
 from keras import layers
 
-from kcnn.blocks.attention import ATTENTIONS
+from kcnn.blocks.attention import check_attention
 from kcnn.blocks.conv import BN_EPSILON, conv_bn_act
 from kcnn.blocks.residual import residual_basic, residual_bottleneck, residual_preact_bottleneck
 from kcnn.models._base import build_classifier, family_builder
@@ -216,8 +216,9 @@ def resnet(
     bottlenecks with a final ``post_bn``/``post_relu`` (2016; bottleneck depths only).
     ``stem``: "imagenet" or "cifar" (see the module docstring). ``stride_on``: "1x1" (v1
     default) or "3x3" (v2 default) in bottlenecks. ``use_bias``: conv biases (v1).
-    ``shortcut``: the paper's option "A", "B" (default) or "C". ``attention``: None or "se"
-    (SENet). ``downsample``: "first" (v1 default) or "last" (v2 default; keras' ResNetV2).
+    ``shortcut``: the paper's option "A", "B" (default) or "C". ``attention``: None, "se"
+    (SENet) or a callable (:func:`kcnn.blocks.apply_attention`). ``downsample``: "first"
+    (v1 default) or "last" (v2 default; keras' ResNetV2).
     ``last_gamma_init`` (v1): the initial gamma of each residual branch's last BN, 1 as in
     the paper, 0 for Goyal et al. 2017's zero-gamma (torchvision's ``zero_init_residual=True``).
     """
@@ -236,8 +237,7 @@ def resnet(
             "use_bias and last_gamma_init apply to version=1 only (ResNetV2 has biases exactly where "
             "no BN follows, and no BN at the end of its residual branches)"
         )
-    if attention not in ATTENTIONS:
-        raise ValueError(f"attention must be one of {ATTENTIONS}; Received: attention={attention!r}")
+    check_attention(attention)
     if stem not in STEMS:
         raise ValueError(f"stem must be one of {STEMS}; Received: stem={stem!r}")
     downsample = downsample or ("first" if version == 1 else "last")
@@ -250,8 +250,8 @@ def resnet(
 
     def features(x):
         x = resnet_stem(x, stem, use_bias=use_bias, preact=version == 2)
-        for stage, block_name, stride in plan:
-            kwargs = dict(stride=stride, shortcut=shortcut, attention=attention, name=block_name)
+        for stage, block_name, strides in plan:
+            kwargs = dict(strides=strides, shortcut=shortcut, attention=attention, name=block_name)
             if version == 2:
                 x = residual_preact_bottleneck(x, STAGE_FILTERS[stage], stride_on=stride_on, **kwargs)
             elif block == "bottleneck":

@@ -107,11 +107,11 @@ def resnet_cifar(
     def features(x):
         x = conv_bn_act(x, STAGE_FILTERS[0], 3, activation=None, name="conv1")
         x = layers.Activation("relu", name="conv1_relu")(x)
-        for stage, block_name, stride in plan:
+        for stage, block_name, strides in plan:
             x = residual_basic(
                 x,
                 STAGE_FILTERS[stage],
-                stride=stride,
+                strides=strides,
                 shortcut=shortcut,
                 attention=attention,
                 last_gamma_init=last_gamma_init,

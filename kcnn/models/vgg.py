@@ -14,7 +14,7 @@ import dataclasses
 import keras
 from keras import layers
 
-from kcnn.blocks.plain import check_activation, check_choice, conv_act, dense_act, kernel_initializer_for
+from kcnn.blocks.plain import check_activation, check_choice, conv_act, fc_act, kernel_initializer_for
 from kcnn.layers import LocalResponseNormalization
 from kcnn.models._base import build_classifier, family_builder, predictions
 from kcnn.models.imagenet import ImagenetSource
@@ -133,7 +133,7 @@ def vgg(
     def top(x, *, classes, classifier_activation):
         x = layers.Flatten(name="flatten")(x)
         for j, units in enumerate(fc, 1):
-            x = dense_act(x, units, name=f"fc{j}", **act)
+            x = fc_act(x, units, name=f"fc{j}", **act)
             if dropout:
                 x = layers.Dropout(dropout, name=f"fc{j}_dropout")(x)
         return predictions(x, classes=classes, classifier_activation=classifier_activation, kernel_initializer=kinit)

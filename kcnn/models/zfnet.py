@@ -21,7 +21,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from kcnn.blocks.plain import check_activation, conv_act, dense_act, kernel_initializer_for
+from kcnn.blocks.plain import check_activation, conv_act, fc_act, kernel_initializer_for
 from kcnn.layers import CeilModeMaxPooling2D, LocalResponseNormalization, MaxFilterRMS
 from kcnn.models._base import build_classifier, family_builder, predictions
 from kcnn.registry import register_model
@@ -133,7 +133,7 @@ def zfnet(
     def top(x, *, classes, classifier_activation):
         x = layers.Flatten(name="flatten")(x)
         for j in (6, 7):
-            x = dense_act(x, 4096, name=f"fc{j}", **act)
+            x = fc_act(x, 4096, name=f"fc{j}", **act)
             if dropout:
                 x = layers.Dropout(dropout, name=f"fc{j}_dropout")(x)
         return predictions(x, classes=classes, classifier_activation=classifier_activation, kernel_initializer=kinit)

@@ -106,7 +106,7 @@ def test_inverted_residual_names_and_linear_bottleneck():
 
 
 def test_mbconv_names_se_width_and_attention_choices():
-    m = _block_model(mbconv, shape=(8, 8, 24), filters=24, expand_ratio=6, kernel_size=5, drop_rate=0.1, name="block2b")
+    m = _block_model(mbconv, shape=(8, 8, 24), filters=24, expansion=6, kernel_size=5, drop_rate=0.1, name="block2b")
     assert _names(m) == [
         "block2b_expand_conv",
         "block2b_expand_bn",

@@ -1,10 +1,10 @@
-"""conv_act / dense_act: exact layer names, activation choices, maxout widths, one-line errors."""
+"""conv_act / fc_act: exact layer names, activation choices, maxout widths, one-line errors."""
 
 import keras
 import numpy as np
 import pytest
 
-from kcnn.blocks import ACTIVATIONS, KERNEL_INITIALIZERS, conv_act, dense_act
+from kcnn.blocks import ACTIVATIONS, KERNEL_INITIALIZERS, conv_act, fc_act
 from kcnn.blocks.plain import kernel_initializer_for
 
 
@@ -42,9 +42,9 @@ def test_integer_padding_is_caffe_zero_padding():
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
-def test_every_activation_choice_builds_a_dense_layer(activation):
+def test_every_activation_choice_builds_a_fully_connected_layer(activation):
     inputs = keras.Input((6,))
-    y = dense_act(inputs, 5, activation=activation, name="fc6")
+    y = fc_act(inputs, 5, activation=activation, name="fc6")
     assert y.shape == (None, 5)
     dense = keras.Model(inputs, y).get_layer("fc6")
     assert dense.units == (10 if activation == "maxout" else 5)

@@ -25,7 +25,7 @@ def n_params(model):
 
 
 def test_basic_block_shapes_and_names():
-    model = block_model(residual_basic, filters=32, stride=2)
+    model = block_model(residual_basic, filters=32, strides=2)
     assert model.output.shape == (None, 4, 4, 32)
     names = {layer.name for layer in model.layers}
     assert {
@@ -55,7 +55,7 @@ def test_basic_block_identity_shortcut_has_no_projection():
 
 @pytest.mark.parametrize("stride_on,strided", [("1x1", "conv2_block1_1_conv"), ("3x3", "conv2_block1_2_conv")])
 def test_bottleneck_expands_by_four_and_strides_where_asked(stride_on, strided):
-    model = block_model(residual_bottleneck, filters=8, stride=2, stride_on=stride_on)
+    model = block_model(residual_bottleneck, filters=8, strides=2, stride_on=stride_on)
     assert model.output.shape == (None, 4, 4, 32)
     convs = [f"conv2_block1_{i}_conv" for i in (1, 2, 3)]
     assert [model.get_layer(n).strides for n in convs] == [(2, 2) if n == strided else (1, 1) for n in convs]
@@ -88,8 +88,8 @@ def test_se_adds_exactly_its_two_1x1_convs_before_the_addition(block, kwargs, ch
 
 
 def test_option_a_shortcut_is_parameter_free_and_pads_zeros():
-    a = block_model(residual_basic, filters=32, stride=2, shortcut="A")
-    b = block_model(residual_basic, filters=32, stride=2, shortcut="B")
+    a = block_model(residual_basic, filters=32, strides=2, shortcut="A")
+    b = block_model(residual_basic, filters=32, strides=2, shortcut="B")
     shortcut = a.get_layer("conv2_block1_0_shortcut")
     assert isinstance(shortcut, ZeroPadShortcut) and not shortcut.weights
     assert n_params(b) - n_params(a) == 16 * 32 + 2 * 32  # B's projection conv and its BN
@@ -130,7 +130,7 @@ def test_preact_bottleneck_matches_keras_resnet_v2_layout():
 
 def test_preact_strided_block_with_same_channels_subsamples_without_parameters():
     # keras' ResNetV2 downsamples in a stage's last block through a strided identity.
-    model = block_model(residual_preact_bottleneck, input_shape=(8, 8, 32), filters=8, stride=2)
+    model = block_model(residual_preact_bottleneck, input_shape=(8, 8, 32), filters=8, strides=2)
     assert model.output.shape == (None, 4, 4, 32)
     assert model.get_layer("conv2_block1_2_conv").strides == (2, 2)
     assert not model.get_layer("conv2_block1_0_shortcut").weights
@@ -141,5 +141,19 @@ def test_bad_shortcut_and_stride_on_are_refused():
         block_model(residual_basic, filters=16, shortcut="D")
     with pytest.raises(ValueError, match="stride_on must be one of"):
         block_model(residual_bottleneck, filters=16, stride_on="5x5")
-    with pytest.raises(ValueError, match="attention must be one of"):
+    with pytest.raises(ValueError, match="attention must be None, .se. or a callable"):
         block_model(residual_basic, filters=16, attention="cbam")
+
+
+@pytest.mark.parametrize("block", [residual_basic, residual_bottleneck, residual_preact_bottleneck])
+def test_a_callable_attention_is_applied_like_in_mobile_blocks(block):
+    seen = []
+
+    def gate(x, *, name):
+        seen.append(name)
+        return keras.layers.Activation("sigmoid", name=name)(x)
+
+    model = block_model(block, input_shape=(8, 8, 32), filters=8, attention=gate)
+    assert seen == ["conv2_block1_attention"]
+    add = "conv2_block1_out" if block is residual_preact_bottleneck else "conv2_block1_add"
+    assert "conv2_block1_attention" in producers(model, add)
