@@ -28,6 +28,11 @@ class ModelInfo:
     statistics included, as keras.applications counts) or ``"trainable"`` (as
     torchvision and timm count). ``params_tolerance`` is 0 for exact counts and a
     relative tolerance where the source rounds (e.g. "0.27M").
+
+    ``min_input`` is the smallest input shape the builder accepts with its registered
+    defaults (height, width, default channels): the model builds at it and one pixel less
+    raises the builder's ValueError stating the minimum. Knobs may lower it (e.g. ResNet's
+    ``stem="cifar"``); LeNet takes exactly 28x28 or 32x32.
     """
 
     name: str
@@ -39,7 +44,7 @@ class ModelInfo:
     params_source: str = ""
     params_convention: str = "total"
     params_tolerance: float = 0.0
-    small_input: tuple | None = None
+    min_input: tuple | None = None
     tags: tuple = ()
 
 
@@ -57,13 +62,13 @@ def register_model(
     params_source: str = "",
     params_convention: str = "total",
     params_tolerance: float = 0.0,
-    small_input: tuple | None = None,
+    min_input: tuple | None = None,
     tags: tuple = (),
 ):
     """Decorator registering ``builder`` under ``name``; registering a name twice raises.
 
-    ``small_input`` is the smallest input shape the tests use for a cheap forward pass
-    (``None``: the default ``input_shape``).
+    ``min_input``: the smallest input shape the builder accepts (see :class:`ModelInfo`);
+    the zoo tests build every model there and refuse one pixel less.
     """
     if params_convention not in ("total", "trainable"):
         raise ValueError(f"params_convention must be 'total' or 'trainable', got {params_convention!r}")
@@ -81,7 +86,7 @@ def register_model(
             params_source=params_source,
             params_convention=params_convention,
             params_tolerance=params_tolerance,
-            small_input=tuple(small_input) if small_input else None,
+            min_input=tuple(min_input) if min_input else None,
             tags=tuple(tags),
         )
         return builder

@@ -32,8 +32,25 @@ def assert_published_params(name: str) -> None:
 
 
 def small_shape(name: str) -> tuple:
+    """The cheapest input the model takes: its registered minimum."""
     info = kcnn.model_info(name)
-    return info.small_input or info.input_shape
+    return info.min_input or info.input_shape
+
+
+def assert_min_input_is_the_builders_minimum(name: str) -> None:
+    """The model builds at ``model_info(name).min_input``; one pixel less is the builder's ValueError."""
+    info = kcnn.model_info(name)
+    assert info.min_input is not None, f"{name}: no min_input registered"
+    height, width, channels = info.min_input
+    model = kcnn.create_model(name, input_shape=(height, width, channels), classes=3)
+    assert model.input_shape[1:] == (height, width, channels)
+    keras.backend.clear_session()
+    try:
+        kcnn.create_model(name, input_shape=(height - 1, width, channels), classes=3)
+    except ValueError as err:
+        assert f"{height}x{width}" in str(err), f"{name}: {err} does not state the minimum"
+    else:
+        raise AssertionError(f"{name}: builds at {height - 1}x{width}, below its registered min_input {info.min_input}")
 
 
 def sample_batch(shape: tuple, batch: int = 2, seed: int = 0) -> np.ndarray:

@@ -98,7 +98,7 @@ ALEXNET_SPECS = {
     family="alexnet",
     paper=_PAPER,
     input_shape=(227, 227, 3),
-    small_input=(67, 67, 3),
+    min_input=(67, 67, 3),
     params=62_378_344,
     params_source="arithmetic: conv1 34,944 + conv2 614,656 + conv3 885,120 + conv4 1,327,488 + conv5 884,992 "
     "+ fc6 37,752,832 + fc7 16,781,312 + fc8 4,097,000",
@@ -212,7 +212,7 @@ def alexnet(
     family="alexnet",
     paper=_PAPER + " (two-tower grouping)",
     input_shape=(227, 227, 3),
-    small_input=(67, 67, 3),
+    min_input=(67, 67, 3),
     params=60_965_224,
     params_source="arithmetic: alexnet's 62,378,344 less the cross-tower halves of conv2 (307,200), "
     "conv4 (663,552) and conv5 (442,368)",
@@ -227,7 +227,7 @@ def alexnet_grouped(**kwargs):
     family="alexnet",
     paper=_WEIRD_TRICK,
     input_shape=(224, 224, 3),
-    small_input=(63, 63, 3),
+    min_input=(63, 63, 3),
     params=61_100_840,
     params_source="torchvision alexnet (AlexNet_Weights.IMAGENET1K_V1)",
     params_convention="trainable",

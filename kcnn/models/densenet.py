@@ -161,7 +161,7 @@ def densenet_cifar(depth: int = 100, *, growth_rate: int = 12, bc: bool = True, 
     return densenet((per_block,) * 3, growth_rate=growth_rate, **{**cifar, **kwargs})
 
 
-_IMAGENET = dict(family="densenet", paper=_PAPER, input_shape=(224, 224, 3), small_input=(32, 32, 3))
+_IMAGENET = dict(family="densenet", paper=_PAPER, input_shape=(224, 224, 3), min_input=(32, 32, 3))
 
 
 @register_model("densenet121", params=8_062_504, params_source="keras.applications DenseNet121", **_IMAGENET)
@@ -183,7 +183,7 @@ def densenet201(**kwargs):
 
 
 _CIFAR = dict(
-    family="densenet", paper=_PAPER, input_shape=(32, 32, 3), params_convention="trainable", small_input=(32, 32, 3)
+    family="densenet", paper=_PAPER, input_shape=(32, 32, 3), params_convention="trainable", min_input=(4, 4, 3)
 )
 
 

@@ -255,7 +255,7 @@ def _register(variant: str, params: int):
         family="efficientnet",
         paper=_PAPER,
         input_shape=(size, size, 3),
-        small_input=(32, 32, 3),
+        min_input=(32, 32, 3),
         params=params,
         params_source=f"keras.applications EfficientNet{variant.upper()}",
     )

@@ -121,6 +121,7 @@ def lenet(
     family="lenet",
     paper=_PAPER,
     input_shape=(28, 28, 1),
+    min_input=(28, 28, 1),
     params=60_850,
     params_source="paper §II.B: 60,000 trainable up to F6, plus an 84x10 softmax output (850)",
     params_convention="trainable",
@@ -147,6 +148,7 @@ def lenet5(**kwargs):
     family="lenet",
     paper=_PAPER + " (modernised: ReLU, max pooling, full connections)",
     input_shape=(28, 28, 1),
+    min_input=(28, 28, 1),
     params=61_706,
     params_source="arithmetic: 156 + 2,416 + 48,120 + 10,164 + 850",
 )

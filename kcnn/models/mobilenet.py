@@ -126,7 +126,7 @@ def _default_shape(input_shape, input_tensor, sizes):
     family="mobilenet",
     paper=_V1_PAPER,
     input_shape=(224, 224, 3),
-    small_input=(32, 32, 3),
+    min_input=(32, 32, 3),
     params=4_253_864,
     params_source="keras.applications MobileNet (alpha 1.0)",
 )
@@ -223,7 +223,7 @@ def mobilenet(
     family="mobilenet",
     paper=_V2_PAPER,
     input_shape=(224, 224, 3),
-    small_input=(32, 32, 3),
+    min_input=(32, 32, 3),
     params=3_538_984,
     params_source="keras.applications MobileNetV2 (alpha 1.0)",
 )
@@ -327,7 +327,7 @@ def mobilenetv2(
     family="mobilenet",
     paper=_V1_PAPER,
     input_shape=(224, 224, 3),
-    small_input=(32, 32, 3),
+    min_input=(32, 32, 3),
     params=1_342_536,
     params_source="keras.applications MobileNet(alpha=0.5)",
 )
@@ -341,7 +341,7 @@ def mobilenet_050(**kwargs):
     family="mobilenet",
     paper=_V2_PAPER,
     input_shape=(224, 224, 3),
-    small_input=(32, 32, 3),
+    min_input=(32, 32, 3),
     params=1_691_208,
     params_source="keras.applications MobileNetV2(alpha=0.35)",
 )
@@ -355,7 +355,7 @@ def mobilenetv2_035(**kwargs):
     family="mobilenet",
     paper=_V2_PAPER,
     input_shape=(224, 224, 3),
-    small_input=(32, 32, 3),
+    min_input=(32, 32, 3),
     params=6_156_712,
     params_source="keras.applications MobileNetV2(alpha=1.4)",
 )

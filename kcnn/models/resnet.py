@@ -288,8 +288,8 @@ def resnet(
     )
 
 
-_TORCHVISION = dict(family="resnet", input_shape=(224, 224, 3), params_convention="trainable", small_input=(32, 32, 3))
-_KERAS = dict(family="resnet", input_shape=(224, 224, 3), params_convention="total", small_input=(32, 32, 3))
+_TORCHVISION = dict(family="resnet", input_shape=(224, 224, 3), params_convention="trainable", min_input=(32, 32, 3))
+_KERAS = dict(family="resnet", input_shape=(224, 224, 3), params_convention="total", min_input=(32, 32, 3))
 _SENET = {**_TORCHVISION, "family": "senet", "paper": _PAPER_SE}
 # keras.applications' ResNet50/101/152: the stride on the first 1x1 of a bottleneck and biased convolutions.
 _KERAS_V1 = dict(stride_on="1x1", use_bias=True)

@@ -147,7 +147,7 @@ _REG = dict(
     input_shape=(32, 32, 3),
     params_convention="trainable",
     params_source="He et al. 2015, Table 6 (option A shortcuts)",
-    small_input=(32, 32, 3),
+    min_input=(4, 4, 3),
 )
 
 

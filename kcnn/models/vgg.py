@@ -162,7 +162,7 @@ def _register(name, config, batch_norm, params, source, convention="total"):
         family="vgg",
         paper=f"{_PAPER}, configuration {config}" + (_BN if batch_norm else ""),
         input_shape=(224, 224, 3),
-        small_input=(32, 32, 3),
+        min_input=(32, 32, 3),
         params=params,
         params_source=source,
         params_convention=convention,
@@ -229,7 +229,7 @@ _MINI = dict(classes=10, batch_norm=True, fc=(256,), dropout=0.3, kernel_initial
     "vgg_mini",
     family="vgg",
     input_shape=(28, 28, 1),
-    small_input=(4, 4, 1),
+    min_input=(4, 4, 1),
     params=871_402,
     paper="not in the paper: VGG's design rule (3x3 conv-BN-ReLU stacks, 2x2/2 pooling) sized for 28x28 images",
     params_source="arithmetic, 10 classes: convs 320 + 9,248 + 18,496 + 36,928, BatchNorm 4 x (32 + 32 + 64 + 64), "

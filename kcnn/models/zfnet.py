@@ -65,7 +65,7 @@ ZFNET_MIN_SIZE = _min_size()
     family="zfnet",
     paper=_PAPER,
     input_shape=(224, 224, 3),
-    small_input=(ZFNET_MIN_SIZE, ZFNET_MIN_SIZE, 3),
+    min_input=(ZFNET_MIN_SIZE, ZFNET_MIN_SIZE, 3),
     params=62_357_608,
     params_source="arithmetic from Fig. 3: conv1 7*7*3*96+96 = 14,208; conv2 5*5*96*256+256 = 614,656; "
     "conv3 3*3*256*384+384 = 885,120; conv4 3*3*384*384+384 = 1,327,488; conv5 3*3*384*256+256 = 884,992; "

@@ -31,6 +31,11 @@ def test_published_parameter_count(name):
     harness.assert_published_params(name)
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_min_input_is_the_smallest_input_the_builder_accepts(name):
+    harness.assert_min_input_is_the_builders_minimum(name)
+
+
 @pytest.mark.parametrize("name", MODELS_LIGHT_ROUND_TRIP)
 def test_forward_gradients_and_keras_round_trip(name, tmp_path):
     harness.assert_forward_gradients_and_round_trip(name, tmp_path)
