@@ -8,6 +8,12 @@ Layer names follow keras.applications' ResNet: ``{name}_0_conv`` / ``_0_bn`` (pr
 shortcut), ``{name}_1_conv``, ``_1_bn``, ``_1_relu``, ``_2_...``, ``_3_...``,
 ``{name}_se_...`` (attention), ``{name}_add`` and ``{name}_out`` (the block's output).
 
+``dilation_rate`` dilates a block's 3x3 convolutions, ``first_dilation_rate`` (default: the
+same) the one that runs before the block's stride point (timm's ``first_dilation``): a
+backbone that trades its last strides for dilation (DeepLab; torchvision's
+``replace_stride_with_dilation``) gives the block that would have strided the previous
+dilation there and the new one after it, so every convolution sees the grid it saw before.
+
 Shortcuts are the paper's options (§3.3): ``"A"`` identity, and a parameter-free
 subsample-and-zero-pad (:class:`kcnn.layers.ZeroPadShortcut`) where the shape changes;
 ``"B"`` a 1x1 projection where the channel count changes, otherwise the identity (or,
@@ -37,7 +43,7 @@ def _check(shortcut, stride_on="1x1"):
         raise ValueError(f"stride_on must be one of {STRIDE_ON}; Received: stride_on={stride_on!r}")
 
 
-def _conv(x, filters, kernel_size, *, strides=1, relu=True, use_bias=False, gamma_init=1.0, name):
+def _conv(x, filters, kernel_size, *, strides=1, dilation_rate=1, relu=True, use_bias=False, gamma_init=1.0, name):
     """conv -> BN (-> ReLU), layers ``{name}_conv``, ``{name}_bn``, ``{name}_relu``; the
     BN's gamma starts at ``gamma_init``.
 
@@ -56,6 +62,7 @@ def _conv(x, filters, kernel_size, *, strides=1, relu=True, use_bias=False, gamm
         kernel_size,
         strides=strides,
         padding=padding,
+        dilation_rate=dilation_rate,
         activation=None,
         use_bn=False,
         use_bias=use_bias,
@@ -103,6 +110,8 @@ def residual_basic(
     attention=None,
     use_bias: bool = False,
     last_gamma_init: float = 1.0,
+    dilation_rate: int = 1,
+    first_dilation_rate: int | None = None,
     name: str,
 ):
     """Basic block (He et al. 2015, Fig. 2 left; ResNet-18/34 and the CIFAR ResNets):
@@ -114,8 +123,18 @@ def residual_basic(
     ``zero_init_last``), which starts every block as an identity.
     """
     _check(shortcut)
-    residual = _conv(x, filters, 3, strides=strides, use_bias=use_bias, name=f"{name}_1")
-    residual = _conv(residual, filters, 3, relu=False, use_bias=use_bias, gamma_init=last_gamma_init, name=f"{name}_2")
+    first = first_dilation_rate or dilation_rate
+    residual = _conv(x, filters, 3, strides=strides, dilation_rate=first, use_bias=use_bias, name=f"{name}_1")
+    residual = _conv(
+        residual,
+        filters,
+        3,
+        dilation_rate=dilation_rate,
+        relu=False,
+        use_bias=use_bias,
+        gamma_init=last_gamma_init,
+        name=f"{name}_2",
+    )
     residual = apply_attention(residual, attention, name=name)
     identity = residual_shortcut(x, filters, strides=strides, shortcut=shortcut, use_bias=use_bias, name=name)
     x = layers.Add(name=f"{name}_add")([identity, residual])
@@ -133,6 +152,8 @@ def residual_bottleneck(
     attention=None,
     use_bias: bool = False,
     last_gamma_init: float = 1.0,
+    dilation_rate: int = 1,
+    first_dilation_rate: int | None = None,
     name: str,
 ):
     """Bottleneck block (He et al. 2015, Fig. 5 right; ResNet-50/101/152): 1x1 conv to
@@ -147,8 +168,9 @@ def residual_bottleneck(
     """
     _check(shortcut, stride_on)
     s1, s3 = (strides, 1) if stride_on == "1x1" else (1, strides)
+    d3 = dilation_rate if stride_on == "1x1" else (first_dilation_rate or dilation_rate)
     residual = _conv(x, filters, 1, strides=s1, use_bias=use_bias, name=f"{name}_1")
-    residual = _conv(residual, filters, 3, strides=s3, use_bias=use_bias, name=f"{name}_2")
+    residual = _conv(residual, filters, 3, strides=s3, dilation_rate=d3, use_bias=use_bias, name=f"{name}_2")
     residual = _conv(
         residual, expansion * filters, 1, relu=False, use_bias=use_bias, gamma_init=last_gamma_init, name=f"{name}_3"
     )
@@ -169,6 +191,8 @@ def residual_preact_bottleneck(
     stride_on: str = "3x3",
     shortcut: str = "B",
     attention=None,
+    dilation_rate: int = 1,
+    first_dilation_rate: int | None = None,
     name: str,
 ):
     """Pre-activation bottleneck (He et al. 2016, Fig. 4e; ResNet v2): BN - ReLU
@@ -190,8 +214,9 @@ def residual_preact_bottleneck(
     else:
         identity = residual_shortcut(x, out, strides=strides, shortcut=shortcut, name=name)
     s1, s3 = (strides, 1) if stride_on == "1x1" else (1, strides)
+    d3 = dilation_rate if stride_on == "1x1" else (first_dilation_rate or dilation_rate)
     residual = _conv(preact, filters, 1, strides=s1, name=f"{name}_1")
-    residual = _conv(residual, filters, 3, strides=s3, name=f"{name}_2")
+    residual = _conv(residual, filters, 3, strides=s3, dilation_rate=d3, name=f"{name}_2")
     residual = layers.Conv2D(out, 1, kernel_initializer="he_normal", name=f"{name}_3_conv")(residual)
     residual = apply_attention(residual, attention, name=name)
     return layers.Add(name=f"{name}_out")([identity, residual])

@@ -8,10 +8,15 @@ it, e.g. ``def resnet50(**kwargs): return resnet(50, **{**_KERAS_V1, "name": "re
 **kwargs})``, so every knob is reachable through ``kcnn.create_model(name, **kwargs)``
 and an unknown keyword is one TypeError naming it and the model.
 
+Every family but LeNet exposes named feature maps by stride, ``{"P1": ..., "P5": ...}``:
+:func:`endpoints` (layer names) and :func:`backbone` (a keras.Model with those outputs,
+``output_stride`` 8 or 16 for the atrous ResNets and VGG); see :mod:`kcnn.models.backbone`.
+
 Importing this package registers every family in ``kcnn.registry``.
 """
 
 from kcnn.models.alexnet import alexnet, alexnet_grouped, alexnet_torchvision
+from kcnn.models.backbone import backbone, endpoints
 from kcnn.models.densenet import (
     densenet,
     densenet40_cifar,
@@ -56,6 +61,8 @@ __all__ = [
     "alexnet",
     "alexnet_grouped",
     "alexnet_torchvision",
+    "backbone",
+    "endpoints",
     "densenet",
     "densenet121",
     "densenet169",

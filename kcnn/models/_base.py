@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import os
 import re
 from collections.abc import Callable
@@ -21,6 +22,7 @@ __all__ = [
     "build_classifier",
     "check_weights_argument",
     "family_builder",
+    "tap",
     "resolve_input_shape",
     "load_weights_file",
     "dense_top",
@@ -127,6 +129,24 @@ def resolve_input_shape(
     return input_shape
 
 
+def tap(endpoints: dict, x, stride: int):
+    """Record ``x`` (a Keras tensor, or a layer's name) as the latest feature map at ``stride``
+    in ``endpoints`` and return ``x``: a body taps each block's output, so the last block at
+    each stride becomes endpoint ``P{log2(stride)}`` (see :mod:`kcnn.models.backbone`)."""
+    endpoints[int(stride)] = x if isinstance(x, str) else x._keras_history.operation.name
+    return x
+
+
+def _endpoint_names(endpoints: dict) -> dict:
+    named = {}
+    for stride, layer_name in sorted(endpoints.items()):
+        level = int(round(math.log2(stride)))
+        if 2**level != stride:
+            raise AssertionError(f"endpoint {layer_name!r} at stride {stride}, not a power of 2")  # pragma: no cover
+        named[f"P{level}"] = layer_name
+    return named
+
+
 def dense_top(x, *, classes: int, classifier_activation, dropout: float = 0.0, pooling: str = "avg"):
     """Global pooling, optional dropout and the ``predictions`` dense layer (computed in float32)."""
     x = _global_pool(x, pooling)
@@ -166,6 +186,7 @@ def build_classifier(
     top: Callable | None = None,
     fixed_size: bool = False,
     imagenet=None,
+    endpoints: dict | None = None,
 ) -> keras.Model:
     """Assemble a classifier the keras.applications way.
 
@@ -173,6 +194,8 @@ def build_classifier(
     the classifier when include_top (default: global average pool + ``predictions``).
     ``fixed_size`` marks a flattening top. ``imagenet`` is the family's
     :class:`kcnn.models.imagenet.ImagenetSource` (None: no ImageNet weights exist).
+    ``endpoints``: the dict ``features`` fills through :func:`tap`; the model carries it
+    as ``{"P1": layer name, ...}`` for :func:`kcnn.models.backbone.endpoints`.
     """
     check_weights_argument(weights, include_top, classes, classifier_activation, imagenet is not None)
     if pooling not in POOLINGS:
@@ -204,6 +227,8 @@ def build_classifier(
     else:
         x = _global_pool(x, pooling)
     model = keras.Model(inputs, x, name=name)
+    if endpoints:
+        model._kcnn_endpoints = _endpoint_names(endpoints)
 
     if weights == "imagenet":
         imagenet.load(model, include_top)

@@ -4,6 +4,11 @@ torchvision's single-tower variant (Krizhevsky 2014, "One weird trick for parall
 convolutional neural networks").
 
 Both variants are rows of :data:`ALEXNET_SPECS` read by one builder.
+
+Endpoints (:func:`kcnn.models.endpoints`) by nominal stride: ``norm1`` (P2; ``conv1``
+without LRN), ``norm2`` (P3; ``conv2``), ``conv5`` (P4), ``pool5`` (P5). The unpadded 11x11/4
+convolution and 3x3/2 poolings make the maps smaller than H/2**k (55, 27, 13, 6 at 227):
+a decoder must crop or resize, as FCN does.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from keras import layers
 
 from kcnn.blocks.plain import check_activation, check_choice, conv_act, fc_act, kernel_initializer_for
 from kcnn.layers import LocalResponseNormalization
-from kcnn.models._base import build_classifier, family_builder, predictions
+from kcnn.models._base import build_classifier, family_builder, predictions, tap
 from kcnn.registry import register_model
 
 __all__ = ["ALEXNET_SPECS", "AlexNetSpec", "ConvSpec", "alexnet", "alexnet_grouped", "alexnet_torchvision"]
@@ -160,7 +165,10 @@ def alexnet(
     def bias(value):
         return keras.initializers.Constant(value) if paper_init and value else "zeros"
 
+    endpoints = {}
+
     def features(x):
+        stride = 1
         for i, c in enumerate(spec.convs, 1):
             same = c.strides == 1 and 2 * c.pad == c.kernel - 1
             x = conv_act(
@@ -176,8 +184,12 @@ def alexnet(
             )
             if c.lrn and local_response_norm:
                 x = LocalResponseNormalization(size=5, alpha=1e-4, beta=0.75, k=2.0, name=f"norm{i}")(x)
+            stride *= c.strides
+            tap(endpoints, x, stride)
             if c.pool:
                 x = layers.MaxPooling2D(3, strides=2, name=f"pool{i}")(x)
+                stride *= 2
+                tap(endpoints, x, stride)
         return x
 
     def top(x, *, classes, classifier_activation):
@@ -197,6 +209,7 @@ def alexnet(
         fixed_size=True,
         default_shape=spec.default_shape,
         min_size=spec.min_size,
+        endpoints=endpoints,
         include_top=include_top,
         weights=weights,
         input_tensor=input_tensor,

@@ -9,10 +9,10 @@ builder, :func:`densenet`, over dense-block specs.
   ``densenet40_cifar``: the plain DenseNet L=40, k=12 (12 layers per block, no
   bottleneck, no compression, 16-filter stem). :func:`densenet_cifar` builds any L, k.
 
-Endpoints (:func:`densenet_endpoints`), keras' names: ImageNet ``conv1_relu`` (P1),
-``pool2_relu`` (P2), ``pool3_relu`` (P3), ``pool4_relu`` (P4), ``relu`` (P5) - each
-transition's BN-ReLU before its conv and pool; CIFAR ``pool2_relu`` (P0),
-``pool3_relu`` (P1), ``relu`` (P2).
+Endpoints (:func:`kcnn.models.endpoints`), keras' names: ImageNet ``conv1_relu`` (P1),
+``pool2_relu`` (P2), ``pool3_relu`` (P3), ``pool4_relu`` (P4), ``relu`` (P5) - each dense
+block's output after BN-ReLU (a transition's BN-ReLU, before its conv and pool); CIFAR
+``pool2_relu`` (P0), ``pool3_relu`` (P1), ``relu`` (P2).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from keras import layers
 
 from kcnn.blocks.conv import BN_EPSILON, conv_bn_act
 from kcnn.blocks.dense import dense_block, dense_transition
-from kcnn.models._base import build_classifier, family_builder
+from kcnn.models._base import build_classifier, family_builder, tap
 from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
@@ -29,7 +29,6 @@ __all__ = [
     "DENSENET_SPECS",
     "densenet",
     "densenet_cifar",
-    "densenet_endpoints",
     "densenet121",
     "densenet169",
     "densenet201",
@@ -43,14 +42,6 @@ _PAPER = "Huang et al. 2017, Densely connected convolutional networks"
 DENSENET_SPECS = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32)}
 STEMS = ("imagenet", "cifar")
 _APPLICATIONS = {(6, 12, 24, 16): "DenseNet121", (6, 12, 32, 32): "DenseNet169", (6, 12, 48, 32): "DenseNet201"}
-
-
-def densenet_endpoints(num_blocks: int = 4, *, stem: str = "imagenet") -> dict:
-    """Endpoint layer names of a DenseNet with ``num_blocks`` dense blocks and ``stem``."""
-    names = [f"pool{i}_relu" for i in range(2, num_blocks + 1)] + ["relu"]
-    if stem == "imagenet":
-        return {"P1": "conv1_relu", **{f"P{i + 2}": n for i, n in enumerate(names)}}
-    return {f"P{i}": n for i, n in enumerate(names)}
 
 
 @family_builder
@@ -103,14 +94,17 @@ def densenet(
         )
     imagenet = ImagenetSource(application) if application and keras_layout else None
     block_kwargs = dict(bottleneck=bottleneck, dropout=dropout_rate)
+    endpoints = {}
 
     def features(x):
+        stride = 1
         if stem == "imagenet":
             x = layers.ZeroPadding2D(3, name="conv1_pad")(x)
             x = conv_bn_act(x, stem_filters, 7, strides=2, padding="valid", activation=None, name="conv1")
-            x = layers.Activation("relu", name="conv1_relu")(x)
+            x = tap(endpoints, layers.Activation("relu", name="conv1_relu")(x), 2)
             x = layers.ZeroPadding2D(1, name="pool1_pad")(x)
             x = layers.MaxPooling2D(3, strides=2, name="pool1")(x)
+            stride = 4
         else:
             x = layers.Conv2D(
                 stem_filters, 3, padding="same", use_bias=False, kernel_initializer="he_normal", name="conv1_conv"
@@ -119,8 +113,10 @@ def densenet(
             x = dense_block(x, n, growth_rate, name=f"conv{i + 2}", **block_kwargs)
             if i < len(blocks) - 1:
                 x = dense_transition(x, compression=compression, dropout=dropout_rate, name=f"pool{i + 2}")
+                tap(endpoints, f"pool{i + 2}_relu", stride)  # the block's output after the transition's BN-ReLU
+                stride *= 2
         x = layers.BatchNormalization(epsilon=BN_EPSILON, name="bn")(x)
-        return layers.Activation("relu", name="relu")(x)
+        return tap(endpoints, layers.Activation("relu", name="relu")(x), stride)
 
     downsampling = 2 ** (len(blocks) - 1) * (4 if stem == "imagenet" else 1)
     return build_classifier(
@@ -136,6 +132,7 @@ def densenet(
         default_shape=(224, 224, 3) if stem == "imagenet" else (32, 32, 3),
         min_size=downsampling,
         imagenet=imagenet,
+        endpoints=endpoints,
     )
 
 

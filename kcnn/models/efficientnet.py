@@ -9,6 +9,10 @@ deviation with ``weights="imagenet"``). keras' weight files store the standard d
 where Normalization expects the variance (tensorflow/tensorflow#49930), so with
 ``weights="imagenet"`` a third layer ``rescaling_1`` divides once more by sqrt(std), making
 the stem exactly (x / 255 - mean) / std, as keras does.
+
+Endpoints (:func:`kcnn.models.endpoints`), the last block's output at each stride (B0):
+``block1a_project_bn`` (P1), ``block2b_add`` (P2), ``block3b_add`` (P3), ``block5c_add``
+(P4), ``top_activation`` (P5); the deeper variants' last blocks of the same stages.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import keras
 from keras import layers
 
 from kcnn.blocks.mobile import EFFICIENTNET_CONV_INITIALIZER, make_divisible, mbconv, stride2_padding
-from kcnn.models._base import build_classifier, family_builder, predictions
+from kcnn.models._base import build_classifier, family_builder, predictions, tap
 from kcnn.models.imagenet import ImagenetSource, transfer_weights
 from kcnn.registry import register_model
 
@@ -168,6 +172,8 @@ def efficientnet(
                     f"Received: {arg}={value!r}"
                 )
 
+    endpoints = {}
+
     def features(x):
         x = layers.Rescaling(1.0 / 255.0, name="rescaling")(x)
         x = layers.Normalization(axis=-1, name="normalization")(x)
@@ -184,7 +190,8 @@ def efficientnet(
             name="stem_conv",
         )(x)
         x = layers.BatchNormalization(name="stem_bn")(x)
-        x = layers.Activation(activation, name="stem_activation")(x)
+        x = tap(endpoints, layers.Activation(activation, name="stem_activation")(x), 2)
+        stride = 2
 
         specs = copy.deepcopy(list(blocks_args))
         total = float(sum(round_repeats(spec["repeats"], depth) for spec in specs))
@@ -208,6 +215,8 @@ def efficientnet(
                     name=f"block{i + 1}{chr(j + 97)}",
                 )
                 b += 1
+                stride *= spec["strides"] if j == 0 else 1
+                tap(endpoints, x, stride)
 
         x = layers.Conv2D(
             round_filters(1280, width, depth_divisor),
@@ -217,7 +226,7 @@ def efficientnet(
             name="top_conv",
         )(x)
         x = layers.BatchNormalization(name="top_bn")(x)
-        return layers.Activation(activation, name="top_activation")(x)
+        return tap(endpoints, layers.Activation(activation, name="top_activation")(x), stride)
 
     def top(x, *, classes, classifier_activation):
         x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
@@ -245,6 +254,7 @@ def efficientnet(
         min_size=32,
         fixed_size=weights == "imagenet",
         imagenet=_EfficientNetSource(f"EfficientNet{variant.upper()}"),
+        endpoints=endpoints,
     )
 
 

@@ -14,6 +14,10 @@ ReLU, dropout 0.7, linear + softmax) sit on 4a and 4d. ``aux_logits=True`` build
 *training* model with outputs ``[predictions, aux1_predictions, aux2_predictions]``, whose
 losses are weighted by :data:`GOOGLENET_LOSS_WEIGHTS` (1, 0.3, 0.3; "discounted by 0.3");
 the default is the inference model without them.
+
+Endpoints (:func:`kcnn.models.endpoints`): ``conv1_act`` (P1), ``norm2`` (P2; ``conv2_act``
+without LRN), ``inception3b_concat`` (P3), ``inception4e_concat`` (P4),
+``inception5b_concat`` (P5).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from keras import layers
 from kcnn.blocks.conv import conv_bn_act
 from kcnn.blocks.inception import inception_module
 from kcnn.layers import LocalResponseNormalization
-from kcnn.models._base import build_classifier, dense_top, family_builder
+from kcnn.models._base import build_classifier, dense_top, family_builder, tap
 from kcnn.registry import register_model
 
 __all__ = [
@@ -182,8 +186,10 @@ def googlenet(
     unit = dict(use_bn=spec.batch_norm, bn_epsilon=1e-3, kernel_initializer=kernel_initializer)
     taps = {}
 
+    endpoints = {}
+
     def features(x):
-        x = conv_bn_act(x, 64, 7, strides=2, name="conv1", **unit)
+        x = tap(endpoints, conv_bn_act(x, 64, 7, strides=2, name="conv1", **unit), 2)
         x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool1")(x)
         if spec.lrn:
             x = _lrn("norm1")(x)
@@ -191,11 +197,14 @@ def googlenet(
         x = conv_bn_act(x, 192, 3, name="conv2", **unit)
         if spec.lrn:
             x = _lrn("norm2")(x)
+        tap(endpoints, x, 4)
         x = layers.MaxPooling2D(3, strides=2, padding="same", name="pool2")(x)
+        stride = 8
         for row in GOOGLENET_TABLE1:
             if isinstance(row, str):
                 size = spec.pool4_size if row == "pool4" else 3
                 x = layers.MaxPooling2D(size, strides=2, padding="same", name=row)(x)
+                stride *= 2
             else:
                 x = inception_module(
                     x,
@@ -205,7 +214,7 @@ def googlenet(
                     kernel_initializer=kernel_initializer,
                     name=row[0],
                 )
-                taps[row[0]] = x
+                taps[row[0]] = tap(endpoints, x, stride)
         return x
 
     def top(x, *, classes, classifier_activation):
@@ -213,8 +222,8 @@ def googlenet(
         if not aux_logits:
             return main
         heads = [
-            _aux_head(taps[tap], spec, unit, classes=classes, classifier_activation=classifier_activation, name=aux)
-            for aux, tap in (("aux1", "inception4a"), ("aux2", "inception4d"))
+            _aux_head(taps[source], spec, unit, classes=classes, classifier_activation=classifier_activation, name=aux)
+            for aux, source in (("aux1", "inception4a"), ("aux2", "inception4d"))
         ]
         return [main, *heads]
 
@@ -233,6 +242,7 @@ def googlenet(
         fixed_size=aux_logits,
         default_shape=(224, 224, 3),
         min_size=min_size,
+        endpoints=endpoints,
     )
 
 

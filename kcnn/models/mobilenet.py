@@ -5,6 +5,12 @@ its ImageNet weights transfer.
 
 Both expect inputs scaled to [-1, 1] (``keras.applications.mobilenet.preprocess_input``,
 "tf" mode: x / 127.5 - 1).
+
+Endpoints (:func:`kcnn.models.endpoints`), the last block's output at each stride: v1
+``conv1_relu`` (P1), ``block3_pw_relu`` (P2), ``block5_pw_relu`` (P3), ``block11_pw_relu``
+(P4), ``block13_pw_relu`` (P5); v2 ``expanded_conv_project_BN`` (P1), ``block_2_add`` (P2),
+``block_5_add`` (P3), ``block_12_add`` (P4), ``out_relu`` (P5) (with
+``small_input_strides``: P0 to P3).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import keras
 from keras import layers
 
 from kcnn.blocks.mobile import depthwise_separable_conv, inverted_residual, make_divisible
-from kcnn.models._base import build_classifier, family_builder
+from kcnn.models._base import build_classifier, family_builder, tap
 from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
@@ -179,10 +185,13 @@ def mobilenet(
             ),
         )
 
+    endpoints = {}
+
     def features(x):
         x = layers.Conv2D(int(32 * alpha), 3, strides=2, padding="same", use_bias=False, name="conv1")(x)
         x = layers.BatchNormalization(name="conv1_bn")(x)
-        x = layers.Activation(activation, name="conv1_relu")(x)
+        x = tap(endpoints, layers.Activation(activation, name="conv1_relu")(x), 2)
+        stride = 2
         for i, (filters, strides) in enumerate(layer_specs, start=1):
             x = depthwise_separable_conv(
                 x,
@@ -192,6 +201,8 @@ def mobilenet(
                 activation=activation,
                 name=f"block{i}",
             )
+            stride *= strides
+            tap(endpoints, x, stride)
         return x
 
     def top(x, *, classes, classifier_activation):
@@ -215,6 +226,7 @@ def mobilenet(
         default_shape=_default_shape(input_shape, input_tensor, V1_IMAGENET_SIZES),
         min_size=32,
         imagenet=_MobileNetSource("MobileNet", _v1_keras_name, alpha=alpha, sizes=V1_IMAGENET_SIZES),
+        endpoints=endpoints,
     )
 
 
@@ -274,6 +286,7 @@ def mobilenetv2(
             fixed=dict(activation=(activation, "relu6"), layer_specs=(tuple(layer_specs), MOBILENET_V2_LAYERS)),
         )
     bn = dict(epsilon=1e-3, momentum=0.999)
+    endpoints = {}
 
     def features(x):
         stem_strides = 1 if small_input_strides else 2
@@ -281,7 +294,8 @@ def mobilenetv2(
             make_divisible(32 * alpha, 8), 3, strides=stem_strides, padding="same", use_bias=False, name="Conv1"
         )(x)
         x = layers.BatchNormalization(**bn, name="bn_Conv1")(x)
-        x = layers.Activation(activation, name="Conv1_relu")(x)
+        x = tap(endpoints, layers.Activation(activation, name="Conv1_relu")(x), stem_strides)
+        stride = stem_strides
         block_id = 0
         for stage, (t, c, n, s) in enumerate(layer_specs):
             if small_input_strides and stage == 1:
@@ -295,11 +309,13 @@ def mobilenetv2(
                     activation=activation,
                     name=f"block_{block_id}" if block_id else "expanded_conv",
                 )
+                stride *= s if i == 0 else 1
+                tap(endpoints, x, stride)
                 block_id += 1
         last = make_divisible(1280 * alpha, 8) if alpha > 1.0 else 1280
         x = layers.Conv2D(last, 1, use_bias=False, name="Conv_1")(x)
         x = layers.BatchNormalization(**bn, name="Conv_1_bn")(x)
-        return layers.Activation(activation, name="out_relu")(x)
+        return tap(endpoints, layers.Activation(activation, name="out_relu")(x), stride)
 
     return build_classifier(
         name=name,
@@ -314,6 +330,7 @@ def mobilenetv2(
         default_shape=_default_shape(input_shape, input_tensor, V2_IMAGENET_SIZES),
         min_size=8 if small_input_strides else 32,
         imagenet=_MobileNetSource("MobileNetV2", alpha=alpha, sizes=V2_IMAGENET_SIZES),
+        endpoints=endpoints,
     )
 
 

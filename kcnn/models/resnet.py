@@ -22,30 +22,31 @@ Conventions (all offered as knobs; the registered variants follow their count's 
 common adaptation for 32x32 inputs (e.g. "ResNet18" in the Fashion-MNIST benchmark); it
 is not in the paper. It brings the total stride from 32 down to 8.
 
-Endpoints (:func:`resnet_endpoints`): ``P{k}`` at stride 2**k is the last layer at that
-stride: v1 ``conv1_relu`` (P1), ``conv2_block{n}_out`` (P2) ... ``conv5_block{n}_out``
-(P5), e.g. ResNet-50's ``conv2_block3_out``, ``conv3_block4_out``, ``conv4_block6_out``,
+Endpoints (:func:`kcnn.models.endpoints`): ``P{k}`` is the last block's output at stride
+2**k: v1 ``conv1_relu`` (P1), ``conv2_block{n}_out`` (P2) ... ``conv5_block{n}_out`` (P5),
+e.g. ResNet-50's ``conv2_block3_out``, ``conv3_block4_out``, ``conv4_block6_out``,
 ``conv5_block3_out`` (keras' names); v2 ``conv1_conv``, ``conv2_block{n-1}_out``, ...,
-``post_relu``.
+``post_relu`` (its strided blocks are the last of stages 2-4). ``stem="cifar"``: P0 (the
+stride-1 conv2 stage) to P3. ``output_stride=16`` makes conv5 stride 1 with dilation 2 (P1-P4,
+P4 = ``conv5_block3_out``); ``output_stride=8`` conv4 too, dilation 2 and 4 (P1-P3).
 """
 
 from __future__ import annotations
-
-import math
 
 from keras import layers
 
 from kcnn.blocks.attention import check_attention
 from kcnn.blocks.conv import BN_EPSILON, conv_bn_act
 from kcnn.blocks.residual import residual_basic, residual_bottleneck, residual_preact_bottleneck
-from kcnn.models._base import build_classifier, family_builder
+from kcnn.models._base import build_classifier, family_builder, tap
 from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
 __all__ = [
     "RESNET_SPECS",
     "resnet",
-    "resnet_endpoints",
+    "block_plan",
+    "dilated_plan",
     "resnet18",
     "resnet34",
     "resnet50",
@@ -73,6 +74,7 @@ RESNET_SPECS = {
 STAGE_FILTERS = (64, 128, 256, 512)
 STEMS = ("imagenet", "cifar")
 DOWNSAMPLE = ("first", "last")
+OUTPUT_STRIDES = (None, 8, 16)
 
 # The keras.applications models and the knobs that reproduce their layout exactly.
 _APPLICATIONS = {
@@ -108,30 +110,27 @@ def block_plan(blocks, *, downsample: str = "first", stage_names=None):
     return plan
 
 
-def endpoints_from_plan(plan, *, stem_name: str, stem_stride: int, body_stride: int, last_name=None) -> dict:
-    """``{"P{k}": layer name}``: the last layer at each stride 2**k. The stem's output
-    ``stem_name`` is at ``stem_stride``, the first block's input at ``body_stride`` (after
-    any pooling); ``last_name`` replaces the last block's output (a final BN-ReLU)."""
-    by_stride = {stem_stride: stem_name}
-    stride = body_stride
-    for _, block, s in plan:
-        stride *= s
-        by_stride[stride] = f"{block}_out"
-    if last_name:
-        by_stride[stride] = last_name
-    return {f"P{int(math.log2(s))}": n for s, n in sorted(by_stride.items())}
-
-
-def resnet_endpoints(
-    depth: int = 50, *, version: int = 1, stem: str = "imagenet", downsample: str | None = None
-) -> dict:
-    """Endpoint layer names of ``resnet(depth, version=, stem=, downsample=)``, ``{"P2": "conv2_block3_out", ...}``."""
-    downsample = downsample or ("first" if version == 1 else "last")
-    plan = block_plan(_spec(depth)[1], downsample=downsample)
-    strides = dict(stem_stride=2, body_stride=4) if stem == "imagenet" else dict(stem_stride=1, body_stride=1)
-    if version == 1:
-        return endpoints_from_plan(plan, stem_name="conv1_relu", **strides)
-    return endpoints_from_plan(plan, stem_name="conv1_conv", last_name="post_relu", **strides)
+def dilated_plan(plan, *, input_stride: int, output_stride: int | None = None):
+    """``[(stage, block name, strides, dilation_rate, first_dilation_rate, stride), ...]``: ``plan``
+    with every stride that would take the maps past ``output_stride`` (8 or 16; None: none)
+    turned into dilation, as torchvision's ``replace_stride_with_dilation``: the block that
+    would have strided keeps the previous dilation before its stride point
+    (``first_dilation_rate``), every convolution after it the multiplied one. ``stride`` is the
+    block output's stride relative to the image, the blocks' input being at ``input_stride``."""
+    if output_stride not in OUTPUT_STRIDES:
+        raise ValueError(
+            f"output_stride must be one of {OUTPUT_STRIDES} (None: the network's own); "
+            f"Received: output_stride={output_stride!r}"
+        )
+    out = []
+    stride, dilation = input_stride, 1
+    for stage, block, strides in plan:
+        first = dilation
+        if output_stride is not None and strides > 1 and stride * strides > output_stride:
+            dilation, strides = dilation * strides, 1
+        stride *= strides
+        out.append((stage, block, strides, dilation, first, stride))
+    return out
 
 
 def _spec(depth):
@@ -204,6 +203,7 @@ def resnet(
     attention=None,
     downsample=None,
     last_gamma_init=1.0,
+    output_stride=None,
 ):
     """ResNet of ``depth`` (18, 34, 50, 101, 152) from :data:`RESNET_SPECS`; every variant is one line over it.
 
@@ -221,6 +221,8 @@ def resnet(
     (v1 default) or "last" (v2 default; keras' ResNetV2).
     ``last_gamma_init`` (v1): the initial gamma of each residual branch's last BN, 1 as in
     the paper, 0 for Goyal et al. 2017's zero-gamma (torchvision's ``zero_init_residual=True``).
+    ``output_stride``: 8 or 16 turns the last strides into dilation (DeepLab's atrous
+    backbone, torchvision's ``replace_stride_with_dilation``; same parameters), None keeps 32.
     """
     block, blocks = _spec(depth)
     if version not in (1, 2):
@@ -246,12 +248,24 @@ def resnet(
         stem=stem, stride_on=stride_on, use_bias=use_bias, shortcut=shortcut, attention=attention, downsample=downsample
     )
     imagenet = _imagenet_source(depth, version, knobs, weights)
-    plan = block_plan(blocks, downsample=downsample)
+    body_stride = 4 if stem == "imagenet" else 1
+    plan = dilated_plan(
+        block_plan(blocks, downsample=downsample), input_stride=body_stride, output_stride=output_stride
+    )
+    endpoints = {}
 
     def features(x):
         x = resnet_stem(x, stem, use_bias=use_bias, preact=version == 2)
-        for stage, block_name, strides in plan:
-            kwargs = dict(strides=strides, shortcut=shortcut, attention=attention, name=block_name)
+        tap(endpoints, "conv1_conv" if version == 2 else "conv1_relu", body_stride // 2 or 1)
+        for stage, block_name, strides, dilation, first_dilation, stride in plan:
+            kwargs = dict(
+                strides=strides,
+                shortcut=shortcut,
+                attention=attention,
+                dilation_rate=dilation,
+                first_dilation_rate=first_dilation,
+                name=block_name,
+            )
             if version == 2:
                 x = residual_preact_bottleneck(x, STAGE_FILTERS[stage], stride_on=stride_on, **kwargs)
             elif block == "bottleneck":
@@ -267,9 +281,10 @@ def resnet(
                 x = residual_basic(
                     x, STAGE_FILTERS[stage], use_bias=use_bias, last_gamma_init=last_gamma_init, **kwargs
                 )
+            tap(endpoints, x, stride)
         if version == 2:
             x = layers.BatchNormalization(epsilon=BN_EPSILON, name="post_bn")(x)
-            x = layers.Activation("relu", name="post_relu")(x)
+            x = tap(endpoints, layers.Activation("relu", name="post_relu")(x), plan[-1][-1])
         return x
 
     return build_classifier(
@@ -285,6 +300,7 @@ def resnet(
         default_shape=(224, 224, 3),
         min_size=32 if stem == "imagenet" else 8,
         imagenet=imagenet,
+        endpoints=endpoints,
     )
 
 

@@ -9,9 +9,9 @@ changes a parameter-free strided subsampling with zero-padded channels
 instead, ``"C"`` everywhere.
 
 Layer names: stem ``conv1_conv`` / ``conv1_bn`` / ``conv1_relu``; blocks
-``conv{2,3,4}_block{i}_...``. Endpoints (:func:`resnet_cifar_endpoints`): ``P0``
-(32x32) ``conv2_block{n}_out``, ``P1`` (16x16) ``conv3_block{n}_out``, ``P2`` (8x8)
-``conv4_block{n}_out``.
+``conv{2,3,4}_block{i}_...``. Endpoints (:func:`kcnn.models.endpoints`): ``P0``
+(32x32 at 32x32 inputs) ``conv2_block{n}_out``, ``P1`` (16x16) ``conv3_block{n}_out``,
+``P2`` (8x8) ``conv4_block{n}_out``.
 """
 
 from __future__ import annotations
@@ -22,14 +22,13 @@ from keras import layers
 
 from kcnn.blocks.conv import conv_bn_act
 from kcnn.blocks.residual import residual_basic
-from kcnn.models._base import build_classifier, family_builder
-from kcnn.models.resnet import block_plan, endpoints_from_plan
+from kcnn.models._base import build_classifier, family_builder, tap
+from kcnn.models.resnet import block_plan
 from kcnn.registry import register_model
 
 __all__ = [
     "RESNET_CIFAR_SPECS",
     "resnet_cifar",
-    "resnet_cifar_endpoints",
     "resnet20",
     "resnet32",
     "resnet44",
@@ -68,11 +67,6 @@ def allow_graph_depth(num_layers: int) -> None:
         sys.setrecursionlimit(needed)
 
 
-def resnet_cifar_endpoints(depth: int = 20) -> dict:
-    """Endpoint layer names of ``resnet_cifar(depth)``: ``{"P0": "conv2_block3_out", ...}``."""
-    return endpoints_from_plan(_plan(depth), stem_name="conv1_relu", stem_stride=1, body_stride=1)
-
-
 @family_builder
 def resnet_cifar(
     depth: int = 20,
@@ -103,10 +97,12 @@ def resnet_cifar(
     """
     plan = _plan(depth)
     allow_graph_depth(8 * len(plan))  # 7 layers per block on the longest path
+    endpoints = {}
 
     def features(x):
         x = conv_bn_act(x, STAGE_FILTERS[0], 3, activation=None, name="conv1")
         x = layers.Activation("relu", name="conv1_relu")(x)
+        stride = 1
         for stage, block_name, strides in plan:
             x = residual_basic(
                 x,
@@ -117,6 +113,8 @@ def resnet_cifar(
                 last_gamma_init=last_gamma_init,
                 name=block_name,
             )
+            stride *= strides
+            tap(endpoints, x, stride)
         return x
 
     return build_classifier(
@@ -131,6 +129,7 @@ def resnet_cifar(
         classifier_activation=classifier_activation,
         default_shape=(32, 32, 3),
         min_size=4,
+        endpoints=endpoints,
     )
 
 

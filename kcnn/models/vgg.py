@@ -5,6 +5,12 @@ Layer names are keras.applications' (``block1_conv1`` ... ``block5_pool``, ``fla
 ``fc1``, ``fc2``, ``predictions``), so ``weights="imagenet"`` for VGG-16 / VGG-19 copies
 keras.applications' weights with the identity name map. The ``_bn`` variants are
 torchvision's vgg*_bn (BatchNorm after every convolution, before the ReLU), not in the paper.
+
+Endpoints (:func:`kcnn.models.endpoints`): ``P{k}`` is the last layer at stride 2**k, so
+the last convolution of block k+1 (VGG-16: ``block1_conv2`` P0, ``block2_conv2`` P1,
+``block3_conv3`` P2, ``block4_conv3`` P3, ``block5_conv3`` P4; ``_act`` with BatchNorm) and
+``block5_pool`` P5. FCN's pool3 and pool4 taps are the layers ``block3_pool`` (stride 8) and
+``block4_pool`` (stride 16). With ``output_stride=16`` P4 is ``block5_pool``; with 8, P3.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from keras import layers
 
 from kcnn.blocks.plain import check_activation, check_choice, conv_act, fc_act, kernel_initializer_for
 from kcnn.layers import LocalResponseNormalization
-from kcnn.models._base import build_classifier, family_builder, predictions
+from kcnn.models._base import build_classifier, family_builder, predictions, tap
 from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
@@ -90,6 +96,7 @@ def vgg(
     maxout_pieces=2,
     dropout=0.5,
     fc=(4096, 4096),
+    output_stride=None,
 ):
     """The VGG network of Table 1's ``config`` ("A", "A-LRN", "B", "C", "D" or "E", or kcnn's
     "mini"); every variant is one line over it.
@@ -109,11 +116,21 @@ def vgg(
     relu (paper), sigmoid, tanh, leaky_relu, elu, maxout. Inputs are at least 32x32; the
     flatten top makes 32x32 inputs (CIFAR) a 1x1x512 map. ``weights="imagenet"`` exists for
     D and E with ReLU and no BatchNorm (keras.applications' VGG16 / VGG19). ``fc``: the
-    hidden fully connected layers' widths (the paper's two of 4096).
+    hidden fully connected layers' widths (the paper's two of 4096). ``output_stride`` 16 or 8
+    (``include_top=False`` only): the last one or two poolings become 3x3 stride-1 poolings
+    and the convolutions after them dilate by 2 (DeepLab v1's atrous VGG-16, pool4/pool5 at
+    stride 1); the parameters are the same.
     """
     check_choice(config, tuple(VGG_CONFIGS), "config")
     check_activation(activation)
+    check_choice(output_stride, (None, 8, 16), "output_stride")
+    if output_stride is not None and include_top:
+        raise ValueError(
+            f"output_stride={output_stride} needs include_top=False: VGG's fc layers flatten the stride-32 "
+            "pool5 map; Received: include_top=True"
+        )
     spec = VGG_CONFIGS[config]
+    endpoints = {}
     fc = tuple(int(units) for units in fc)
     paper_top = fc == (4096, 4096)
     imagenet = _IMAGENET.get(config) if not batch_norm and activation == "relu" and paper_top else None
@@ -121,13 +138,29 @@ def vgg(
     act = dict(activation=activation, maxout_pieces=maxout_pieces, kernel_initializer=kinit)
 
     def features(x):
+        stride, dilation = 1, 1
         for b, convs in enumerate(spec.blocks, 1):
             for c, conv in enumerate(convs, 1):
                 filters, kernel = conv if isinstance(conv, tuple) else (conv, 3)
-                x = conv_act(x, filters, kernel, batch_norm=batch_norm, name=f"block{b}_conv{c}", **act)
+                x = conv_act(
+                    x,
+                    filters,
+                    kernel,
+                    batch_norm=batch_norm,
+                    dilation_rate=dilation if kernel > 1 else 1,
+                    name=f"block{b}_conv{c}",
+                    **act,
+                )
                 if spec.lrn and (b, c) == (1, 1):
                     x = LocalResponseNormalization(size=5, alpha=1e-4, beta=0.75, k=2.0, name="block1_lrn")(x)
-            x = layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
+                tap(endpoints, x, stride)
+            if output_stride is not None and 2 * stride > output_stride:
+                x = layers.MaxPooling2D(3, strides=1, padding="same", name=f"block{b}_pool")(x)
+                dilation *= 2
+            else:
+                x = layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
+                stride *= 2
+            tap(endpoints, x, stride)
         return x
 
     def top(x, *, classes, classifier_activation):
@@ -153,6 +186,7 @@ def vgg(
         default_shape=_DEFAULT_SHAPE.get(config, (224, 224, 3)),
         min_size=2 ** len(spec.blocks),
         imagenet=imagenet,
+        endpoints=endpoints,
     )
 
 

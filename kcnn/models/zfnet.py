@@ -14,6 +14,10 @@ are the only Caffe-style choices that reproduce every printed size:
 The paper's normalization follows the pooling (caption of Fig. 3: "(i) passed through a
 rectified linear function, (ii) pooled ... and (iii) contrast normalized across feature
 maps"); its constants are not given, so AlexNet's LRN (k=2, n=5, alpha=1e-4, beta=0.75) is used.
+
+Endpoints (:func:`kcnn.models.endpoints`) by nominal stride: ``conv1`` (P1), ``norm1`` (P2),
+``conv2`` (P3), ``conv5`` (P4), ``pool5`` (P5): 110, 55, 26, 13 and 6 at 224x224, the
+unpadded layers' sizes rather than H/2**k.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from keras import layers
 
 from kcnn.blocks.plain import check_activation, conv_act, fc_act, kernel_initializer_for
 from kcnn.layers import CeilModeMaxPooling2D, LocalResponseNormalization, MaxFilterRMS
-from kcnn.models._base import build_classifier, family_builder, predictions
+from kcnn.models._base import build_classifier, family_builder, predictions, tap
 from kcnn.registry import register_model
 
 __all__ = ["ZFNET_CONVS", "zfnet"]
@@ -111,7 +115,10 @@ def zfnet(
     act = dict(activation=activation, maxout_pieces=maxout_pieces, kernel_initializer=kinit)
     constraint = MaxFilterRMS(filter_rms_radius) if filter_rms_radius is not None else None
 
+    endpoints = {}
+
     def features(x):
+        stride = 1
         for i, (filters, kernel, strides, pad, pool_norm) in enumerate(ZFNET_CONVS, 1):
             padding = "same" if strides == 1 and 2 * pad == kernel - 1 else pad
             x = conv_act(
@@ -124,10 +131,14 @@ def zfnet(
                 name=f"conv{i}",
                 **act,
             )
+            stride *= strides
+            tap(endpoints, x, stride)
             if pool_norm or i == len(ZFNET_CONVS):
                 x = CeilModeMaxPooling2D(3, 2, name=f"pool{i}")(x)
+                stride *= 2
             if pool_norm:
                 x = LocalResponseNormalization(size=5, alpha=1e-4, beta=0.75, k=2.0, name=f"norm{i}")(x)
+            tap(endpoints, x, stride)
         return x
 
     def top(x, *, classes, classifier_activation):
@@ -152,4 +163,5 @@ def zfnet(
         classifier_activation=classifier_activation,
         default_shape=(224, 224, 3),
         min_size=ZFNET_MIN_SIZE,
+        endpoints=endpoints,
     )

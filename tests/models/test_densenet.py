@@ -1,4 +1,4 @@
-"""DenseNet: ImageNet DenseNet-BC in keras' layout, the CIFAR DenseNets, endpoints, transfer."""
+"""DenseNet: ImageNet DenseNet-BC in keras' layout, the CIFAR DenseNets, transfer (endpoints: test_backbone)."""
 
 import math
 
@@ -11,7 +11,6 @@ from kcnn.models.densenet import (
     densenet201,
     densenet_bc100_cifar,
     densenet_cifar,
-    densenet_endpoints,
 )
 from tests.models.transfer import assert_transfer_reproduces
 
@@ -65,19 +64,3 @@ def test_densenet40_is_plain_densenet():
 def test_cifar_depth_must_fit():
     with pytest.raises(ValueError, match="4 \\+ 6n"):
         densenet_cifar(99)
-
-
-@pytest.mark.parametrize("builder,stem,size", [(densenet121, "imagenet", 64), (densenet_bc100_cifar, "cifar", 32)])
-def test_endpoints_are_named_layers_at_their_strides(builder, stem, size):
-    model = builder(include_top=False, input_shape=(size, size, 3))
-    endpoints = densenet_endpoints(4 if stem == "imagenet" else 3, stem=stem)
-    for level, name in endpoints.items():
-        assert model.get_layer(name).output.shape[1:3] == (size // 2 ** int(level[1:]),) * 2, name
-    if stem == "imagenet":
-        assert endpoints == {
-            "P1": "conv1_relu",
-            "P2": "pool2_relu",
-            "P3": "pool3_relu",
-            "P4": "pool4_relu",
-            "P5": "relu",
-        }

@@ -1,4 +1,4 @@
-"""ResNet v1 / v2 and SE-ResNet: layouts, conventions, endpoints, ImageNet weight transfer."""
+"""ResNet v1 / v2 and SE-ResNet: layouts, conventions, ImageNet weight transfer (endpoints: test_backbone)."""
 
 import math
 
@@ -13,7 +13,6 @@ from kcnn.models.resnet import (
     resnet50v2,
     resnet152,
     resnet152v2,
-    resnet_endpoints,
     seresnet50,
 )
 from tests.models.transfer import assert_transfer_reproduces
@@ -98,39 +97,6 @@ def test_resnet18_cifar_stem_trains_on_28x28_and_32x32():
         x = np.random.default_rng(0).uniform(size=(2, *shape)).astype("float32")
         loss = model.train_on_batch(x, np.array([3, 7]))
         assert np.isfinite(loss)
-
-
-@pytest.mark.parametrize(
-    "builder,depth,version,kwargs",
-    [
-        (resnet50, 50, 1, {}),
-        (resnet50v2, 50, 2, {}),
-        (resnet18, 18, 1, {"stem": "cifar"}),
-    ],
-)
-def test_endpoints_are_named_layers_at_their_strides(builder, depth, version, kwargs):
-    endpoints = resnet_endpoints(depth, version=version, **kwargs)
-    model = builder(include_top=False, input_shape=(64, 64, 3), **kwargs)
-    for level, layer_name in endpoints.items():
-        assert model.get_layer(layer_name).output.shape[1:3] == (64 // 2 ** int(level[1:]),) * 2, layer_name
-    assert endpoints[max(endpoints)] == model.layers[-1].name
-
-
-def test_resnet50_endpoints_are_keras_names():
-    assert resnet_endpoints(50) == {
-        "P1": "conv1_relu",
-        "P2": "conv2_block3_out",
-        "P3": "conv3_block4_out",
-        "P4": "conv4_block6_out",
-        "P5": "conv5_block3_out",
-    }
-    assert resnet_endpoints(50, version=2) == {
-        "P1": "conv1_conv",
-        "P2": "conv2_block2_out",
-        "P3": "conv3_block3_out",
-        "P4": "conv4_block5_out",
-        "P5": "post_relu",
-    }
 
 
 def test_option_a_shortcuts_remove_the_projections():

@@ -6,7 +6,8 @@ import keras
 import pytest
 
 from kcnn.layers import ZeroPadShortcut
-from kcnn.models.resnet_cifar import resnet20, resnet56, resnet_cifar, resnet_cifar_endpoints
+from kcnn.models import endpoints
+from kcnn.models.resnet_cifar import resnet20, resnet56, resnet_cifar
 
 
 def trainable(model):
@@ -47,8 +48,8 @@ def test_option_b_projects_where_channels_change():
 
 def test_stages_run_at_32_16_8():
     model = resnet20(input_shape=(32, 32, 3))
-    assert resnet_cifar_endpoints(20) == {"P0": "conv2_block3_out", "P1": "conv3_block3_out", "P2": "conv4_block3_out"}
-    shapes = [model.get_layer(n).output.shape[1:] for n in resnet_cifar_endpoints(20).values()]
+    assert endpoints(model) == {"P0": "conv2_block3_out", "P1": "conv3_block3_out", "P2": "conv4_block3_out"}
+    shapes = [model.get_layer(n).output.shape[1:] for n in endpoints(model).values()]
     assert shapes == [(32, 32, 16), (16, 16, 32), (8, 8, 64)]
 
 
