@@ -57,19 +57,28 @@ def sample_batch(shape: tuple, batch: int = 2, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).uniform(-1, 1, size=(batch, *shape)).astype("float32")
 
 
+# TensorFlow and torch run the checks eagerly: tracing a graph of an ImageNet-size network costs
+# more than the one step it runs. JAX compiles every primitive it dispatches eagerly, once per
+# shape, so one jit-compiled function per check is the cheaper way there.
+EAGER = keras.backend.backend() != "jax"
+
+
+def _predict(model: keras.Model, x):
+    return keras.ops.convert_to_numpy(model(x, training=False) if EAGER else model.predict_on_batch(x))
+
+
 def assert_forward_gradients_and_round_trip(name: str, tmp_path, classes: int = 5) -> None:
     """Forward shape and finiteness; one SGD step changes every trainable weight; .keras round trip."""
     keras.utils.set_random_seed(0)  # stochastic depth drops whole examples: keep the draw reproducible
     shape = small_shape(name)
     model = kcnn.create_model(name, input_shape=shape, classes=classes)
     x = sample_batch(shape, batch=8)
-    y = keras.ops.convert_to_numpy(model(x, training=False))
+    y = _predict(model, x)
     assert y.shape == (8, classes), f"{name}: output shape {y.shape}"
     assert np.all(np.isfinite(y)), f"{name}: non-finite outputs"
 
     before = [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
-    # Eagerly: tracing a graph of an ImageNet-size network costs more than the one step it runs.
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", run_eagerly=True)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy", run_eagerly=EAGER)
     loss = model.train_on_batch(x, np.arange(8) % classes)
     assert np.isfinite(loss), f"{name}: non-finite training loss"
     still = [
@@ -81,8 +90,8 @@ def assert_forward_gradients_and_round_trip(name: str, tmp_path, classes: int = 
     model.save(path)
     restored = keras.saving.load_model(path)
     np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(restored(x, training=False)),
-        keras.ops.convert_to_numpy(model(x, training=False)),
+        _predict(restored, x),
+        _predict(model, x),
         rtol=1e-5,
         atol=1e-6,
         err_msg=f"{name}: .keras round trip changed the outputs",
@@ -94,7 +103,7 @@ def assert_mixed_bfloat16_outputs_float32(name: str, classes: int = 5) -> None:
     try:
         shape = small_shape(name)
         model = kcnn.create_model(name, input_shape=shape, classes=classes)
-        y = model(sample_batch(shape), training=False)
+        y = model(sample_batch(shape), training=False) if EAGER else model.predict_on_batch(sample_batch(shape))
         assert keras.backend.standardize_dtype(y.dtype) == "float32", f"{name}: outputs {y.dtype} under mixed_bfloat16"
         # Integer bookkeeping (Normalization's sample count) is not subject to the dtype policy.
         assert all(w.dtype == "float32" for w in model.weights if "float" in w.dtype), f"{name}: variables not float32"

@@ -8,6 +8,9 @@ Latency is CPU inference (``model.predict_on_batch``) at batch 1 and 32, the med
 the tests check (``total`` or ``trainable`` parameters; an ``M`` figure is the paper's
 rounding, checked within it). Depth counts the convolution and dense
 layers (projection shortcuts and SE layers included), not the paper's path length.
+"min input" is the smallest input the builder accepts (``model_info(name).min_input``);
+"endpoints" the backbone feature maps by stride (``kcnn.models.endpoints``; P{k} at
+stride 2**k, "-" for none).
 """
 
 from __future__ import annotations
@@ -49,6 +52,17 @@ def published(info) -> str:
     return f"{figure} {info.params_convention}"
 
 
+def endpoint_levels(model) -> str:
+    """``P1-P5`` for a model whose builder records endpoints, "-" otherwise."""
+    from kcnn.models import endpoints
+
+    try:
+        levels = list(endpoints(model))
+    except ValueError:
+        return "-"
+    return f"{levels[0]}-{levels[-1]}"
+
+
 def latency_ms(model, shape, batch: int, runs: int) -> float:
     import numpy as np
 
@@ -70,8 +84,8 @@ def main(argv):
 
     names = FLAGS.models or kcnn.list_models(family=FLAGS.family)
     batches = [int(b) for b in FLAGS.batch_sizes]
-    head = "| model | family | params | published (tested) | weighted layers | input |"
-    rule = "|---|---|---:|---:|---:|---|"
+    head = "| model | family | params | published (tested) | weighted layers | input | min input | endpoints |"
+    rule = "|---|---|---:|---:|---:|---|---|---|"
     if FLAGS.latency:
         head += "".join(f" latency b={b} (ms) |" for b in batches)
         rule += "---:|" * len(batches)
@@ -82,7 +96,8 @@ def main(argv):
         model = kcnn.create_model(name)
         row = (
             f"| {name} | {info.family} | {model.count_params():,} | {published(info)} | {depth(model)} | "
-            f"{'x'.join(str(s) for s in info.input_shape)} |"
+            f"{'x'.join(str(s) for s in info.input_shape)} | "
+            f"{'x'.join(str(s) for s in info.min_input) if info.min_input else ''} | {endpoint_levels(model)} |"
         )
         if FLAGS.latency:
             row += "".join(f" {latency_ms(model, info.input_shape, b, FLAGS.runs):.1f} |" for b in batches)

@@ -6,6 +6,8 @@ import pytest
 
 from kcnn.layers import MaxFilterRMS
 
+pytestmark = pytest.mark.jax  # tests/layers runs under KERAS_BACKEND=jax too (make test)
+
 
 def _rms(w):
     return np.sqrt(np.mean(np.square(w), axis=tuple(range(w.ndim - 1))))

@@ -6,6 +6,8 @@ import pytest
 
 from kcnn.layers import LocalResponseNormalization
 
+pytestmark = pytest.mark.jax  # tests/layers runs under KERAS_BACKEND=jax too (make test)
+
 
 def lrn_reference(a, n=5, k=2.0, alpha=1e-4, beta=0.75, divide_alpha_by_size=False):
     """b[i] = a[i] / (k + alpha * sum_{j=max(0, i-n/2)}^{min(N-1, i+n/2)} a[j]^2)^beta, channel by channel."""

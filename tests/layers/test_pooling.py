@@ -6,6 +6,8 @@ import pytest
 
 from kcnn.layers import CeilModeMaxPooling2D, StochasticPooling2D
 
+pytestmark = pytest.mark.jax  # tests/layers runs under KERAS_BACKEND=jax too (make test)
+
 
 def windows(x, k, s):
     """(batch, out_h, out_w, channels, k*k) windows of a 'valid' k x k, stride s pooling."""

@@ -6,6 +6,8 @@ import pytest
 
 from kcnn.layers import ZeroPadShortcut
 
+pytestmark = pytest.mark.jax  # tests/layers runs under KERAS_BACKEND=jax too (make test)
+
 
 def test_subsamples_and_pads_channels_with_zeros_evenly():
     x = np.random.default_rng(0).normal(size=(2, 7, 7, 16)).astype("float32")

@@ -7,13 +7,26 @@ from tests import harness
 
 # Networks with tens of millions of parameters at ImageNet size are marked slow; CI runs them.
 HEAVY = 20_000_000
+# The cheap cases `make test` also runs under KERAS_BACKEND=jax (marker "jax"), with tests/layers:
+# LeNet (both), the CIFAR ResNet and DenseNet-BC, MobileNetV2, EfficientNet-B0 and GoogLeNet at their min_input.
+JAX_CASES = (
+    "lenet5",
+    "lenet5_modern",
+    "resnet20",
+    "densenet_bc100_cifar",
+    "mobilenetv2",
+    "efficientnetb0",
+    "googlenet",
+)
 
 
-def _params(names, *, deep_ones_opt_in: bool = False):
+def _params(names, *, deep_ones_opt_in: bool = False, jax: bool = False):
     params = []
     for n in names:
         info = kcnn.model_info(n)
         marks = [pytest.mark.slow] if (info.params or 0) > HEAVY else []
+        if jax and n in JAX_CASES:
+            marks.append(pytest.mark.jax)
         if deep_ones_opt_in and "heavy" in info.tags:
             marks.append(pytest.mark.heavy)
         params.append(pytest.param(n, marks=marks))
@@ -23,7 +36,7 @@ def _params(names, *, deep_ones_opt_in: bool = False):
 MODELS = _params(kcnn.list_models())
 # resnet1202's 4,200 layers make a .keras round trip and a second build take minutes on 2 cores;
 # resnet20..110 exercise the same layers. KCNN_HEAVY_TESTS=1 runs them too.
-MODELS_LIGHT_ROUND_TRIP = _params(kcnn.list_models(), deep_ones_opt_in=True)
+MODELS_LIGHT_ROUND_TRIP = _params(kcnn.list_models(), deep_ones_opt_in=True, jax=True)
 
 
 @pytest.mark.parametrize("name", MODELS)
