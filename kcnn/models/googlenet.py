@@ -135,6 +135,7 @@ def _aux_head(x, spec: GoogLeNetSpec, unit: dict, *, classes, classifier_activat
     paper=_PAPER,
     input_shape=(224, 224, 3),
     min_input=(GOOGLENET_MIN_SIZE, GOOGLENET_MIN_SIZE, 3),
+    aux_loss_weights=GOOGLENET_LOSS_WEIGHTS[1:],
     params=6_998_552,
     params_source="arithmetic from Table 1's filter columns with biases: conv1 9,472 + conv2 114,944 + 3a 163,696 "
     "+ 3b 388,736 + 4a 376,176 + 4b 449,160 + 4c 510,104 + 4d 605,376 + 4e 868,352 + 5a 1,043,456 "
@@ -252,6 +253,7 @@ def googlenet(
     paper=_PAPER + " (torchvision's BatchNorm variant)",
     input_shape=(224, 224, 3),
     min_input=(GOOGLENET_MIN_SIZE, GOOGLENET_MIN_SIZE, 3),
+    aux_loss_weights=GOOGLENET_LOSS_WEIGHTS[1:],
     params=6_624_904,
     params_source="torchvision googlenet (GoogLeNet_Weights.IMAGENET1K_V1)",
     params_convention="trainable",
