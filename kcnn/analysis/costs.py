@@ -206,6 +206,13 @@ def upsampling(layer, inputs, out) -> Cost:
     return Cost(ops=4 * _elements(out) if bilinear else 0, window=Window("upsample", kernel, _tuple(layer.size, n)))
 
 
+def unpooling(layer, inputs, out) -> Cost:
+    """Max unpooling (SegNet): every input value is written to one place of a ``pool_size`` times
+    larger grid; one operation per output element."""
+    n = len(out) - 2
+    return Cost(ops=_elements(out), window=Window("upsample", (1,) * n, _tuple(layer.pool_size, n)))
+
+
 RULES = {
     # convolutions and fully connected layers: the torchvision-comparable MACs
     "BaseConv": conv,
@@ -217,6 +224,8 @@ RULES = {
     # pooling and subsampling
     "BasePooling": pooling,
     "CeilModeMaxPooling2D": pooling,
+    "MaxPoolingWithArgmax2D": pooling,  # kcnn.layers (segmentation), two outputs: values and indices
+    "MaxUnpooling2D": unpooling,
     "StochasticPooling2D": pooling,
     "Subsampling2D": subsampling,
     "BaseGlobalPooling": global_pooling,

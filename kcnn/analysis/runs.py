@@ -14,7 +14,7 @@ import os
 
 import keras
 
-__all__ = ["ModelSource", "from_model_dir", "from_keras", "from_registry"]
+__all__ = ["ModelSource", "from_model_dir", "from_keras", "from_registry", "read_image"]
 
 
 @dataclasses.dataclass
@@ -57,6 +57,46 @@ class ModelSource:
         if len(out) < count or any(len(x) == 0 for x, _ in out):
             raise ValueError(f"{self.dataset} {split} holds fewer than {count} batches of {batch_size}")
         return out
+
+    def example(self, split: str, index: int) -> tuple:
+        """``(image float32 (H, W, C) fitted to the model, label, class name)`` of example ``index`` of ``split``."""
+        if self.dataset is None:
+            raise ValueError("no dataset is known for this model; name one (--dataset)")
+        from kcnn import data as kdata
+
+        info = kdata.describe(self.dataset, split, data_dir=self.data_dir)
+        raw = kdata.load(self.dataset, split, data_dir=self.data_dir).skip(index).take(1)
+        shape = self.image_shape
+        fit = kdata.fit_images(shape[:2] if None not in shape[:2] else None, self.resize, shape[2])
+        for image, label in raw:
+            image, label = fit(image, label)
+            label = int(label)
+            return image.numpy(), label, info.class_names[label]
+        raise ValueError(f"{self.dataset} {split} has no example {index}")
+
+    def class_names(self) -> list | None:
+        if self.dataset is None:
+            return None
+        from kcnn import data as kdata
+
+        return list(kdata.describe(self.dataset, self.test_split, data_dir=self.data_dir).class_names)
+
+
+def read_image(path: str, channels: int):
+    """An image file (PNG, JPEG, ...) as float32 (H, W, channels) on the 0-255 scale (gray or RGB)."""
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    if not os.path.isfile(path):
+        raise ValueError(f"{path}: no such file")
+    if channels not in (1, 3):
+        raise ValueError(f"{path}: the model takes {channels}-channel images; only gray or RGB files can be read")
+    try:
+        with Image.open(path) as img:
+            array = np.asarray(img.convert("L" if channels == 1 else "RGB"), dtype=np.float32)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
+        raise ValueError(f"{path}: not an image Pillow can read ({type(err).__name__})") from None
+    return array[..., None] if array.ndim == 2 else array
 
 
 def _load(path: str) -> keras.Model:
