@@ -251,13 +251,15 @@ class _Walker:
 
     def params_of(self, layer) -> tuple:
         """(all, trainable) weights of ``layer``, counted at its first call only."""
-        if id(layer) in self.seen_params or not hasattr(layer, "weights"):
+        if id(layer) in self.seen_params:
             return 0, 0
         self.seen_params.add(id(layer))
-        return (
-            sum(math.prod(w.shape) for w in layer.weights),
-            sum(math.prod(w.shape) for w in layer.trainable_weights),
-        )
+        total = trainable = 0
+        for w in getattr(layer, "weights", None) or ():
+            n = math.prod(w.shape)
+            total += n
+            trainable += n if w.trainable else 0
+        return total, trainable
 
     def add_row(self, path, op, inputs, outputs):
         in_shapes = [tuple(t.shape) for t in inputs]
@@ -295,12 +297,11 @@ class _Walker:
         def call_fn(op, *args, **kwargs):
             path = prefix + op.name
             nested = graph_of(op)
+            flat_in = [t for t in tree.flatten((args, kwargs)) if isinstance(t, _Spec)]
             if nested is not None:
-                flat = tree.flatten((args, kwargs))
                 self.params_of(op)  # the nested model's weights are counted on its layers' rows
-                return self.walk(nested, [t for t in flat if isinstance(t, keras.KerasTensor)], path + "/")
+                return self.walk(nested, flat_in, path + "/")
             outputs = _output_spec(op, args, kwargs)
-            flat_in = [t for t in tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]
             self.add_row(path, op, flat_in, tree.flatten(outputs))
             return outputs
 
@@ -315,24 +316,45 @@ class _Walker:
         return outputs
 
 
+class _Spec:
+    """A symbolic tensor reduced to its shape and dtype: what the walk passes from layer to layer
+    (creating a KerasTensor per layer costs more than the rest of the walk)."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape, self.dtype = tuple(shape), dtype
+
+
+def _is_shape(shape) -> bool:
+    return isinstance(shape, (tuple, list)) and all(d is None or isinstance(d, int) for d in shape)
+
+
 def _output_spec(op, args, kwargs):
-    """``op.compute_output_spec``, taking the shortcut through ``compute_output_shape`` for a layer
-    called on one tensor or one list of tensors (the common case, about 5x faster)."""
+    """The output ``_Spec`` (or structure of them) of ``op`` on ``args``: through the layer's own
+    ``compute_output_shape`` when it is called on one tensor or one list of them, else through
+    ``compute_output_spec`` on KerasTensors."""
     own_shape_fn = type(op).compute_output_shape is not keras.layers.Layer.compute_output_shape
     if isinstance(op, keras.layers.Layer) and own_shape_fn and len(args) == 1:
-        tensor_kwargs = [v for v in tree.flatten(kwargs) if isinstance(v, keras.KerasTensor)]
         arg = args[0]
-        if not tensor_kwargs and isinstance(arg, keras.KerasTensor):
+        shape = None
+        if any(isinstance(v, _Spec) for v in tree.flatten(kwargs)):
+            pass
+        elif isinstance(arg, _Spec):
             shape = op.compute_output_shape(arg.shape)
-        elif (
-            not tensor_kwargs and isinstance(arg, (list, tuple)) and all(isinstance(a, keras.KerasTensor) for a in arg)
-        ):
+        elif isinstance(arg, (list, tuple)) and all(isinstance(a, _Spec) for a in arg):
             shape = op.compute_output_shape([a.shape for a in arg])
-        else:
-            shape = None
-        if isinstance(shape, (tuple, list)) and all(d is None or isinstance(d, int) for d in shape):
-            return keras.KerasTensor(tuple(shape), dtype=op.compute_dtype, record_history=False)
-    return op.compute_output_spec(*args, **kwargs)
+        if _is_shape(shape):
+            return _Spec(shape, op.compute_dtype)
+        if isinstance(shape, (tuple, list)) and shape and all(_is_shape(s) for s in shape):
+            return [_Spec(s, op.compute_dtype) for s in shape]
+
+    def symbolic(t):
+        return keras.KerasTensor(t.shape, dtype=t.dtype, record_history=False) if isinstance(t, _Spec) else t
+
+    args, kwargs = tree.map_structure(symbolic, (args, kwargs))
+    outputs = op.compute_output_spec(*args, **kwargs)
+    return tree.map_structure(lambda t: _Spec(t.shape, t.dtype), outputs)
 
 
 def _input_specs(model, input_shape) -> list:
@@ -359,7 +381,7 @@ def _input_specs(model, input_shape) -> list:
                 f"{', '.join(_shape_text(r.shape) for r in refs)}; give positive sizes without the batch axis "
                 "matching its fixed sizes"
             )
-    return [keras.KerasTensor((None, *s), dtype=r.dtype, record_history=False) for s, r in zip(shapes, refs)]
+    return [_Spec((None, *s), r.dtype) for s, r in zip(shapes, refs)]
 
 
 def profile(model, input_shape=None, convention: str = "macs") -> Profile:
