@@ -368,5 +368,5 @@ def analyze(
         matvecs=op.matvecs,
         seconds=time.perf_counter() - tic,
     )
-    log.info("Hessian of %s: %s", model.name, report.verdict)
+    log.debug("Hessian of %s: %s", model.name, report.verdict)
     return report

@@ -54,7 +54,9 @@ class ModelSource:
             num_classes=info.num_classes if self.one_hot else None,
         )
         out = [(x.numpy(), y.numpy()) for x, y in pipe.take(count)]
-        if len(out) < count or any(len(x) == 0 for x, _ in out):
+        if not out:
+            raise ValueError(f"{self.dataset} {split} has no examples")
+        if len(out) < count:
             raise ValueError(f"{self.dataset} {split} holds fewer than {count} batches of {batch_size}")
         return out
 

@@ -42,15 +42,15 @@ def prepare_image(model, image, resize: bool = False) -> np.ndarray:
     if image.ndim == 2:
         image = image[..., None]
     if image.ndim != 3:
-        raise ValueError(f"image: expected (height, width, channels), got an array of shape {image.shape}")
+        raise ValueError(f"the image must be (height, width, channels), got an array of shape {image.shape}")
     want = tuple(graph_of(model).inputs[0].shape[1:])
     if want[-1] is not None and image.shape[-1] != want[-1]:
-        raise ValueError(f"image: {image.shape[-1]} channels, but model {model.name!r} takes {want[-1]}")
+        raise ValueError(f"the image has {image.shape[-1]} channels, but model {model.name!r} takes {want[-1]}")
     size = tuple(s for s in want[:2])
     if None not in size and image.shape[:2] != size:
         if not resize:
             raise ValueError(
-                f"image: size {image.shape[0]}x{image.shape[1]}, but model {model.name!r} takes {size[0]}x{size[1]}; "
+                f"the image is {image.shape[0]}x{image.shape[1]}, but model {model.name!r} takes {size[0]}x{size[1]}; "
                 "resize it (resize=True / --resize) or give an image of that size"
             )
         log.warning("resizing the %dx%d image to %dx%d", image.shape[0], image.shape[1], *size)

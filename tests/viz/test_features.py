@@ -66,9 +66,9 @@ def test_feature_maps_of_nested_layers_and_name_suggestions(tmp_path):
 
 def test_images_of_the_wrong_size_are_refused_or_resized():
     model = kcnn.create_model("lenet5_modern")
-    with pytest.raises(ValueError, match="size 32x30, but model 'lenet5_modern' takes 28x28; resize"):
+    with pytest.raises(ValueError, match="the image is 32x30, but model 'lenet5_modern' takes 28x28; resize"):
         viz.feature_maps(model, np.zeros((32, 30, 1)), "conv1")
-    with pytest.raises(ValueError, match="3 channels, but model 'lenet5_modern' takes 1"):
+    with pytest.raises(ValueError, match="the image has 3 channels, but model 'lenet5_modern' takes 1"):
         viz.feature_maps(model, np.zeros((28, 28, 3)), "conv1")
     assert viz.prepare_image(model, np.ones((56, 56)), resize=True).shape == (1, 28, 28, 1)
 
