@@ -14,6 +14,12 @@
   python tools/benchmark.py --mode=pipeline --augment=flip,crop:4 --image_size=32,32
   python tools/benchmark.py --mode=pipeline --augment=flip,crop:4 --image_size=32,32 --dataset=fashion_mnist
 
+  # kcnn.analysis (issue 12): profile time of every registered model; Hessian-vector product cost;
+  # im2col against Conv2D
+  python tools/benchmark.py --mode=profile [--analysis_models=efficientnetb7,resnet1202]
+  python tools/benchmark.py --mode=hessian --model=resnet20 --batch_size=128
+  python tools/benchmark.py --mode=im2col
+
 Training throughput is measured with ``model.fit`` over a fixed number of steps after
 a warm-up run that traces and compiles; each figure is the median of ``--repeats``.
 """
@@ -41,11 +47,13 @@ flags.DEFINE_list("image_size", None, "HEIGHT,WIDTH for synthetic data (default:
 flags.DEFINE_enum(
     "mode",
     "model",
-    ["model", "pipeline", "loop"],
+    ["model", "pipeline", "loop", "profile", "hessian", "im2col"],
     "model: a model's throughput (see --dataset); pipeline: kcnn.data.make_pipeline alone, no model; "
-    "loop: kcnn-train's training loop against Keras fit",
+    "loop: kcnn-train's training loop against Keras fit; "
+    "profile / hessian / im2col: kcnn.analysis (see tools/analysis_benchmarks.py)",
 )
 flags.DEFINE_list("steps_per_execution", ["1", "20"], "loop mode: the loop's steps per graph call to compare")
+flags.DEFINE_list("analysis_models", None, "profile mode: these models (default: every registered one)")
 flags.DEFINE_list("augment", [], "pipeline mode: augmentations, e.g. flip,crop:4 (the CIFAR recipe)")
 flags.DEFINE_integer("num_examples", 50_000, "pipeline mode: synthetic examples per epoch (CIFAR-10's training set)")
 FLAGS = flags.FLAGS
@@ -290,7 +298,11 @@ def pipeline_only() -> None:
 
 def main(argv):
     del argv
-    if FLAGS.mode == "pipeline":
+    if FLAGS.mode in ("profile", "hessian", "im2col"):
+        from tools import analysis_benchmarks
+
+        getattr(analysis_benchmarks, FLAGS.mode)(FLAGS, machine())
+    elif FLAGS.mode == "pipeline":
         pipeline_only()
     elif FLAGS.mode == "loop":
         loop_vs_fit()

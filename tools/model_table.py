@@ -1,4 +1,4 @@
-"""Print a Markdown table of every registered model: parameters, depth, input size, latency.
+"""Print a Markdown table of every registered model: parameters, MACs, depth, input size, latency.
 
   python tools/model_table.py                      # all models
   python tools/model_table.py --family=resnet --runs=5
@@ -8,6 +8,8 @@ Latency is CPU inference (``model.predict_on_batch``) at batch 1 and 32, the med
 the tests check (``total`` or ``trainable`` parameters; an ``M`` figure is the paper's
 rounding, checked within it). Depth counts the convolution and dense
 layers (projection shortcuts and SE layers included), not the paper's path length.
+MACs are ``kcnn.analysis.profile``'s multiply-accumulates of the convolution and dense
+layers at the listed input (torchvision's convention), per image.
 "min input" is the smallest input the builder accepts (``model_info(name).min_input``);
 "endpoints" the backbone feature maps by stride (``kcnn.models.endpoints``; P{k} at
 stride 2**k, "-" for none).
@@ -29,7 +31,7 @@ flags.DEFINE_string("family", None, "only this family")
 flags.DEFINE_list("models", None, "only these models")
 flags.DEFINE_integer("runs", 5, "timed runs per batch size (median reported)")
 flags.DEFINE_list("batch_sizes", ["1", "32"], "batch sizes to time")
-flags.DEFINE_bool("latency", True, "time inference (off: parameters and depth only)")
+flags.DEFINE_bool("latency", True, "time inference (off: parameters, MACs and depth only)")
 FLAGS = flags.FLAGS
 
 
@@ -63,6 +65,14 @@ def endpoint_levels(model) -> str:
     return f"{levels[0]}-{levels[-1]}"
 
 
+def macs_text(model, shape) -> str:
+    """Multiply-accumulates per image at ``shape`` (kcnn.analysis.profile), as G or M."""
+    from kcnn.analysis import profile
+
+    macs = profile(model, shape).macs
+    return f"{macs / 1e9:.3f} G" if macs >= 1e9 else f"{macs / 1e6:.1f} M"
+
+
 def latency_ms(model, shape, batch: int, runs: int) -> float:
     import numpy as np
 
@@ -84,8 +94,8 @@ def main(argv):
 
     names = FLAGS.models or kcnn.list_models(family=FLAGS.family)
     batches = [int(b) for b in FLAGS.batch_sizes]
-    head = "| model | family | params | published (tested) | weighted layers | input | min input | endpoints |"
-    rule = "|---|---|---:|---:|---:|---|---|---|"
+    head = "| model | family | params | published (tested) | MACs | weighted layers | input | min input | endpoints |"
+    rule = "|---|---|---:|---:|---:|---:|---|---|---|"
     if FLAGS.latency:
         head += "".join(f" latency b={b} (ms) |" for b in batches)
         rule += "---:|" * len(batches)
@@ -95,7 +105,8 @@ def main(argv):
         info = kcnn.model_info(name)
         model = kcnn.create_model(name)
         row = (
-            f"| {name} | {info.family} | {model.count_params():,} | {published(info)} | {depth(model)} | "
+            f"| {name} | {info.family} | {model.count_params():,} | {published(info)} | "
+            f"{macs_text(model, info.input_shape)} | {depth(model)} | "
             f"{'x'.join(str(s) for s in info.input_shape)} | "
             f"{'x'.join(str(s) for s in info.min_input) if info.min_input else ''} | {endpoint_levels(model)} |"
         )

@@ -1,5 +1,32 @@
-"""Plots and images: learning curves, confusion matrices."""
+"""Plots and images: learning curves, confusion matrices, first-layer filters, feature maps,
+activation statistics and Grad-CAM (PNG files via matplotlib's Agg backend)."""
 
 from kcnn.viz.curves import confusion_matrix, plot_confusion_matrix, plot_learning_curves
+from kcnn.viz.features import (
+    ActivationStatistics,
+    activation_statistics,
+    feature_maps,
+    plot_activation_statistics,
+    plot_feature_maps,
+    prepare_image,
+)
+from kcnn.viz.filters import filter_images, first_conv_layer, plot_filters
+from kcnn.viz.gradcam import default_target_layer, grad_cam, plot_grad_cam
 
-__all__ = ["confusion_matrix", "plot_confusion_matrix", "plot_learning_curves"]
+__all__ = [
+    "ActivationStatistics",
+    "activation_statistics",
+    "confusion_matrix",
+    "default_target_layer",
+    "feature_maps",
+    "filter_images",
+    "first_conv_layer",
+    "grad_cam",
+    "plot_activation_statistics",
+    "plot_confusion_matrix",
+    "plot_feature_maps",
+    "plot_filters",
+    "plot_grad_cam",
+    "plot_learning_curves",
+    "prepare_image",
+]
