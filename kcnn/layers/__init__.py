@@ -6,6 +6,7 @@ from kcnn.layers.maxout import Maxout
 from kcnn.layers.normalization import LocalResponseNormalization
 from kcnn.layers.pooling import CeilModeMaxPooling2D, StochasticPooling2D
 from kcnn.layers.shortcut import ZeroPadShortcut
+from kcnn.layers.unpooling import MaxPoolingWithArgmax2D, MaxUnpooling2D
 
 __all__ = [
     "CeilModeMaxPooling2D",
@@ -14,6 +15,8 @@ __all__ = [
     "LENET5_C3_TABLE",
     "LocalResponseNormalization",
     "MaxFilterRMS",
+    "MaxPoolingWithArgmax2D",
+    "MaxUnpooling2D",
     "Maxout",
     "StochasticPooling2D",
     "Subsampling2D",
