@@ -32,7 +32,19 @@ from kcnn.segmentation._base import SizeRule, build_segmenter, check_choice, mul
 from kcnn.segmentation.backbones import backbone_endpoints, load_vgg_conv_weights, vgg_block
 from kcnn.segmentation.layers import BilinearUpsampling, CropToReference
 
-__all__ = ["FCN_VARIANTS", "fcn", "fcn32s", "fcn16s", "fcn8s", "fcn_head", "fcn_torchvision", "fcn_resnet50"]
+__all__ = [
+    "FCN_VARIANTS",
+    "convolutionalize_vgg16",
+    "fcn",
+    "fcn32s",
+    "fcn16s",
+    "fcn8s",
+    "fcn_head",
+    "fcn_torchvision",
+    "fcn_resnet50",
+    "fcn_resnet101",
+    "load_vgg16_classifier_weights",
+]
 
 _PAPER = "Long, Shelhamer & Darrell 2015, Fully convolutional networks for semantic segmentation"
 # variant: the skips fused, finest last (pool4 at stride 16, pool3 at stride 8)
@@ -101,7 +113,8 @@ def fcn(
     paper_vgg = backbone == "vgg16"
     if padding == "paper" and not paper_vgg:
         raise ValueError(
-            f"padding='paper' is the Caffe alignment of FCN's VGG-16 (backbone='vgg16'); Received: backbone={backbone!r}"
+            "padding='paper' is the Caffe alignment of FCN's VGG-16 (backbone='vgg16'); "
+            f"Received: backbone={backbone!r}"
         )
     skips = FCN_VARIANTS[variant]
     factor = 32 // 2 ** len(skips)
@@ -141,10 +154,15 @@ def fcn(
 
 
 def load_vgg16_classifier_weights(model: keras.Model, weights) -> None:
-    """The paper's transfer: VGG-16's convolutions by name, and fc1 / fc2 (25088x4096,
-    4096x4096) reshaped into fc6 (7x7x512x4096) and fc7 (1x1x4096x4096): a fully connected
-    layer over a flattened 7x7x512 map is the 7x7 convolution applied at one position."""
-    vgg = load_vgg_conv_weights(model, weights, include_top=True)
+    """The paper's transfer of VGG-16 (``weights``: "imagenet" or a file) into FCN: see
+    :func:`convolutionalize_vgg16`."""
+    convolutionalize_vgg16(model, load_vgg_conv_weights(model, weights, include_top=True))
+
+
+def convolutionalize_vgg16(model: keras.Model, vgg: keras.Model) -> None:
+    """fc1 / fc2 of a VGG-16 classifier (25088x4096, 4096x4096) reshaped into ``model``'s fc6
+    (7x7x512x4096) and fc7 (1x1x4096x4096): a fully connected layer over a flattened 7x7x512
+    map is the 7x7 convolution applied at one position (§3.1, "convolutionalization")."""
     for fc, conv in (("fc1", "fc6"), ("fc2", "fc7")):
         kernel, bias = vgg.get_layer(fc).get_weights()
         target = model.get_layer(conv)
@@ -311,7 +329,7 @@ def fcn_resnet50(
     aux_head=True,
     backbone_weights=None,
 ):
-    """torchvision's fcn_resnet50 layout; outputs [main, aux] unless ``aux_head=False`` (see :func:`fcn_torchvision`)."""
+    """torchvision's fcn_resnet50 layout: outputs [main, aux] unless ``aux_head=False`` (:func:`fcn_torchvision`)."""
     return fcn_torchvision(50, **locals())
 
 
