@@ -1,5 +1,6 @@
 """Keras layers the CNN notes need and Keras lacks. Backend-agnostic (keras.ops only)."""
 
+from kcnn.layers.atrous import AtrousConv2D
 from kcnn.layers.constraints import MaxFilterRMS
 from kcnn.layers.lenet import LENET5_C3_TABLE, ConnectionTableConv2D, FanInUniform, Subsampling2D, scaled_tanh
 from kcnn.layers.maxout import Maxout
@@ -9,6 +10,7 @@ from kcnn.layers.shortcut import ZeroPadShortcut
 from kcnn.layers.unpooling import MaxPoolingWithArgmax2D, MaxUnpooling2D
 
 __all__ = [
+    "AtrousConv2D",
     "CeilModeMaxPooling2D",
     "ConnectionTableConv2D",
     "FanInUniform",

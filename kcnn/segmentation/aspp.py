@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from kcnn.layers import AtrousConv2D
 from kcnn.segmentation.layers import BroadcastToReference
 
 __all__ = ["aspp", "aspp_sum", "conv_bn_relu"]
@@ -26,8 +27,8 @@ BN = dict(epsilon=1e-5, momentum=0.9)  # torchvision's eps 1e-5, momentum 0.1
 
 
 def conv_bn_relu(x, filters: int, kernel_size: int = 1, *, dilation_rate: int = 1, name: str):
-    """``{name}_conv`` (no bias) - ``{name}_bn`` - ``{name}_relu``."""
-    x = layers.Conv2D(
+    """``{name}_conv`` (no bias; :class:`kcnn.layers.AtrousConv2D` when dilated) - ``{name}_bn`` - ``{name}_relu``."""
+    x = (AtrousConv2D if dilation_rate > 1 else layers.Conv2D)(
         filters, kernel_size, padding="same", dilation_rate=dilation_rate, use_bias=False, name=f"{name}_conv"
     )(x)
     x = layers.BatchNormalization(**BN, name=f"{name}_bn")(x)
@@ -48,7 +49,7 @@ def aspp_sum(x, classes: int, rates=(6, 12, 18, 24), *, branch_filters: int | No
         y = x
         if branch_filters:
             for fc, kernel, dilation in (("fc6", 3, rate), ("fc7", 1, 1)):
-                y = layers.Conv2D(
+                y = AtrousConv2D(
                     branch_filters,
                     kernel,
                     padding="same",
@@ -59,7 +60,7 @@ def aspp_sum(x, classes: int, rates=(6, 12, 18, 24), *, branch_filters: int | No
                 y = layers.Dropout(dropout, name=f"{branch}_{fc}_dropout")(y)
             scores.append(layers.Conv2D(classes, 1, name=f"{branch}_fc8")(y))
         else:
-            scores.append(layers.Conv2D(classes, 3, padding="same", dilation_rate=rate, name=branch)(y))
+            scores.append(AtrousConv2D(classes, 3, padding="same", dilation_rate=rate, name=branch)(y))
     return layers.Add(name=f"{name}_sum")(scores)
 
 

@@ -26,6 +26,7 @@ import re
 import keras
 from keras import layers
 
+from kcnn.layers import AtrousConv2D
 from kcnn.models.densenet import densenet_endpoints
 from kcnn.models.resnet import resnet_endpoints
 from kcnn.models.vgg import VGG_CONFIGS
@@ -123,6 +124,8 @@ def dilate(model: keras.Model, output_stride: int, inputs=None) -> keras.Model:
 
     A layer that loses its stride pads "same" (an explicit ZeroPadding2D before it is
     dropped to zero); a dilated convolution that pads "valid" raises, since it would shrink.
+    Dilated Conv2D layers become :class:`kcnn.layers.AtrousConv2D` (same weights and
+    outputs; TensorFlow's CPU gradient of a dilated Conv2D is many times slower).
     """
     changes, seen = {}, {}
     for layer in model.layers:
@@ -155,7 +158,8 @@ def dilate(model: keras.Model, output_stride: int, inputs=None) -> keras.Model:
         config = {**layer.get_config(), **changes.get(layer.name, {})}
         if layer.weights:  # overwritten below: skip drawing random numbers for them
             config.update({k: "zeros" for k in config if k.endswith("_initializer")})
-        return layer.__class__.from_config(config)
+        dilated_conv = type(layer) is layers.Conv2D and changes.get(layer.name, {}).get("dilation_rate", 1) > 1
+        return (AtrousConv2D if dilated_conv else layer.__class__).from_config(config)
 
     if inputs is None:
         inputs = layers.Input(shape=model.input_shape[1:], name=model.layers[0].name)
@@ -188,7 +192,7 @@ def vgg_block(
         if c == 1 and first_padding:
             x = layers.ZeroPadding2D(first_padding, name=f"{name}_pad")(x)
             padding = "valid"
-        x = layers.Conv2D(
+        x = (AtrousConv2D if dilation_rate > 1 else layers.Conv2D)(
             filters,
             3,
             padding=padding,

@@ -33,6 +33,7 @@ import re
 
 from keras import layers
 
+from kcnn.layers import AtrousConv2D
 from kcnn.registry import register_model
 from kcnn.segmentation._base import build_segmenter, check_choice, multiple_of
 from kcnn.segmentation.aspp import aspp, aspp_sum, conv_bn_relu
@@ -114,7 +115,7 @@ def deeplabv1(
 
     def body(inputs):
         x = _vgg16_atrous(inputs, pool5a=fc6 == "largefov")
-        x = layers.Conv2D(filters, kernel, padding="same", dilation_rate=rate, activation="relu", name="fc6")(x)
+        x = AtrousConv2D(filters, kernel, padding="same", dilation_rate=rate, activation="relu", name="fc6")(x)
         x = layers.Dropout(dropout, name="fc6_dropout")(x)
         x = layers.Conv2D(filters, 1, activation="relu", name="fc7")(x)
         x = layers.Dropout(dropout, name="fc7_dropout")(x)

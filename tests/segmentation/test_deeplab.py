@@ -1,6 +1,7 @@
 """DeepLab: atrous trunks, the v1 fc6 variants, ASPP rates by output stride, v3+'s decoder."""
 
 import keras
+import numpy as np
 import pytest
 
 import kcnn
@@ -51,6 +52,15 @@ def test_v3plus_joins_stride_4_features_reduced_to_48_channels():
     low = model.get_layer("decoder_low_level_conv")
     assert low.filters == 48 and low.input.shape[1:3] == (16, 16)
     assert model.get_layer("decoder_concat").output.shape[1:] == (16, 16, 256 + 48)
+
+
+def test_efficientnet_backbone_at_output_stride_16():
+    model = deeplabv3plus(backbone="efficientnetb0", input_shape=(64, 64, 3), classes=3)
+    assert model.get_layer("top_activation").output.shape[1:3] == (4, 4)
+    assert model.get_layer("block6a_dwconv").get_config()["strides"] == (1, 1)
+    assert model.get_layer("block6b_dwconv").get_config()["dilation_rate"] == (2, 2)
+    y = model.predict(np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 3)).astype("float32"), verbose=0)
+    assert y.shape == (1, 64, 64, 3) and np.all(np.isfinite(y))
 
 
 @pytest.mark.slow

@@ -77,9 +77,11 @@ def test_convolutionalized_vgg16_computes_fc2_at_the_centre():
     )
 
 
-def test_fcn_over_a_zoo_backbone_fuses_its_endpoints():
-    model = fcn("8s", backbone="mobilenetv2", input_shape=(64, 64, 3), classes=4)
-    assert model.name == "fcn8s_mobilenetv2"
+@pytest.mark.parametrize("backbone, p4", [("mobilenetv2", "block_13_expand_relu"), ("resnet50", "conv4_block6_out")])
+def test_fcn_over_a_zoo_backbone_fuses_its_endpoints(backbone, p4):
+    model = fcn("8s", backbone=backbone, input_shape=(64, 64, 3), classes=4)
+    assert model.name == f"fcn8s_{backbone}"
+    assert model.get_layer("score_pool4").input is model.get_layer(p4).output
     assert model.get_layer("score_pool4").input.shape[1:3] == (4, 4)  # P4 at stride 16
     assert model.get_layer("score_pool3").input.shape[1:3] == (8, 8)
     assert model.output_shape == (None, 64, 64, 4)
