@@ -82,7 +82,7 @@ def endpoint_names(backbone: str) -> dict:
 
 
 def backbone_endpoints(
-    backbone: str, inputs, *, levels, output_stride: int = 32, weights=None, backbone_kwargs=None, argument="backbone"
+    backbone: str, inputs, *, levels, output_stride: int = 32, weights=None, backbone_kwargs=None
 ) -> dict:
     """``{level: tensor}`` for ``levels`` (e.g. ("P2", "P5")) of the zoo network ``backbone``
     built without its top on ``inputs`` (its layers become the segmentation model's own).
@@ -97,7 +97,7 @@ def backbone_endpoints(
     missing = [level for level in levels if level not in names]
     if missing:
         raise ValueError(
-            f"{argument}={backbone!r} has no endpoint {', '.join(missing)} (it has {', '.join(names)}); "
+            f"backbone={backbone!r} has no endpoint {', '.join(missing)} (it has {', '.join(names)}); "
             "the decoder needs it"
         )
     kwargs = dict(include_top=False, weights=weights, **(backbone_kwargs or {}))
