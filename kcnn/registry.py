@@ -5,8 +5,9 @@ Each entry carries the facts the tests and the model table need (family, paper,
 default input shape, the published parameter count and how it is counted), so one
 harness can check every registered network against its source.
 
-The built-in families register themselves when ``kcnn.models`` is imported; the
-registry imports it before any lookup, so nothing depends on a caller remembering to.
+The built-in families register themselves when ``kcnn.models`` and ``kcnn.segmentation``
+are imported; the registry imports them before any lookup, so nothing depends on a caller
+remembering to.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def _load_builtin() -> None:
     if not _BUILTIN_LOADED:
         _BUILTIN_LOADED = True
         importlib.import_module("kcnn.models")
+        importlib.import_module("kcnn.segmentation")
 
 
 def model_info(name: str) -> ModelInfo:

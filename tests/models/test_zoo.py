@@ -33,10 +33,12 @@ def _params(names, *, deep_ones_opt_in: bool = False, jax: bool = False):
     return params
 
 
-MODELS = _params(kcnn.list_models())
+# Classifiers only: the segmentation networks (tag "segmentation") have tests/segmentation/test_models.py.
+CLASSIFIERS = [n for n in kcnn.list_models() if "segmentation" not in kcnn.model_info(n).tags]
+MODELS = _params(CLASSIFIERS)
 # resnet1202's 4,200 layers make a .keras round trip and a second build take minutes on 2 cores;
 # resnet20..110 exercise the same layers. KCNN_HEAVY_TESTS=1 runs them too.
-MODELS_LIGHT_ROUND_TRIP = _params(kcnn.list_models(), deep_ones_opt_in=True, jax=True)
+MODELS_LIGHT_ROUND_TRIP = _params(CLASSIFIERS, deep_ones_opt_in=True, jax=True)
 
 
 @pytest.mark.parametrize("name", MODELS)

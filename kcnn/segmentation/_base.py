@@ -1,0 +1,116 @@
+"""The keras.applications-style scaffold shared by every segmentation builder.
+
+A builder describes its ``body(inputs) -> logits`` (per-pixel class scores at the input
+resolution, or ``[logits, aux_logits]`` with an auxiliary head); :func:`build_segmenter`
+checks the arguments, resolves the input, adds the per-pixel ``classifier_activation``
+(layers ``predictions`` and ``aux_predictions``, float32 under mixed precision) and loads
+``weights``. Only ``keras`` is used, so every network builds under any backend.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+
+import keras
+from keras import layers
+
+from kcnn.models._base import load_weights_file
+
+__all__ = ["SizeRule", "multiple_of", "build_segmenter", "check_choice"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SizeRule:
+    """Which input heights/widths a decoder takes: ``accepts(n)`` and the words for the error."""
+
+    accepts: Callable[[int], bool]
+    says: str
+
+
+def multiple_of(n: int, why: str = "") -> SizeRule:
+    examples = ", ".join(str(n * k) for k in (2, 7, 8, 16) if n * k >= 32)
+    return SizeRule(lambda size: size % n == 0 and size >= n, f"multiples of {n}{why} (e.g. {examples})")
+
+
+def check_choice(value, allowed, arg: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"`{arg}` must be one of {', '.join(repr(a) for a in allowed)}; Received: {arg}={value!r}")
+
+
+def _check_arguments(weights, classes, classifier_activation):
+    if weights == "imagenet":
+        raise ValueError(
+            "weights='imagenet' does not exist for a segmentation network; use weights=None or a path to a "
+            ".weights.h5 file, and backbone_weights='imagenet' for an ImageNet-pretrained encoder"
+        )
+    if not (weights is None or (isinstance(weights, (str, os.PathLike)) and os.path.exists(weights))):
+        raise ValueError(
+            "The `weights` argument should be either `None` (random initialization) or the path to the "
+            f"weights file to be loaded.  Received: weights={weights}"
+        )
+    if not isinstance(classes, int) or isinstance(classes, bool) or classes < 1:
+        raise ValueError(f"`classes` must be a positive integer; Received: classes={classes!r}")
+    keras.activations.get(classifier_activation)  # raises on an unknown name
+
+
+def _resolve_input_shape(input_shape, channels: int, rule: SizeRule | None, name: str) -> tuple:
+    if keras.config.image_data_format() != "channels_last":
+        raise ValueError(
+            "kcnn builds channels_last models only; set keras.config.set_image_data_format('channels_last')"
+        )
+    if input_shape is None:
+        return (None, None, channels)
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(
+            "`input_shape` must be a tuple of three integers (height, width, channels); "
+            f"Received: input_shape={input_shape}"
+        )
+    if rule is not None and not all(side is None or rule.accepts(side) for side in input_shape[:2]):
+        raise ValueError(f"{name}: input height and width must be {rule.says}; Received: input_shape={input_shape}")
+    return input_shape
+
+
+def build_segmenter(
+    *,
+    name: str,
+    body: Callable,
+    weights,
+    input_tensor,
+    input_shape,
+    classes: int,
+    classifier_activation,
+    channels: int = 3,
+    size_rule: SizeRule | None = None,
+) -> keras.Model:
+    """Assemble a segmentation model: ``body(inputs)`` gives the logits (or ``[logits, aux]``)
+    at the input resolution; the model outputs per-pixel ``classifier_activation`` of them,
+    shape (batch, H, W, classes). ``size_rule``: the input sizes the body takes, checked
+    where the input shape is static; ``channels``: the default input channels."""
+    _check_arguments(weights, classes, classifier_activation)
+    if input_tensor is not None and input_shape is None:
+        input_shape = tuple(input_tensor.shape[1:])
+    input_shape = _resolve_input_shape(input_shape, channels, size_rule, name)
+    if input_tensor is None:
+        img_input = layers.Input(shape=input_shape, name="input")
+        inputs = img_input
+    elif keras.backend.is_keras_tensor(input_tensor):
+        img_input = input_tensor
+        sources = keras.utils.get_source_inputs(input_tensor)
+        inputs = sources[0] if len(sources) == 1 else sources
+    else:
+        img_input = layers.Input(tensor=input_tensor, shape=input_shape, name="input")
+        inputs = img_input
+
+    logits = body(img_input)
+    heads = logits if isinstance(logits, (list, tuple)) else [logits]
+    outputs = [
+        layers.Activation(classifier_activation, dtype="float32", name=out_name)(head)
+        for head, out_name in zip(heads, ("predictions", "aux_predictions"))
+    ]
+    model = keras.Model(inputs, outputs if len(outputs) > 1 else outputs[0], name=name)
+    if weights is not None:
+        load_weights_file(model, weights)
+    return model
