@@ -145,6 +145,7 @@ def train_tracked(
         epochs=max(1, steps // eval_every),
         steps_per_epoch=eval_every,
         callbacks=[tracker],
+        shuffle=False,  # the stream shuffles, seeded
         verbose=0,
     )
     return tracker.history
@@ -153,7 +154,7 @@ def train_tracked(
 def first_step_below(history: dict, error: float, key: str = "train_accuracy"):
     """The first recorded step whose error (1 - accuracy) is at most ``error``; None if never."""
     for step, acc in zip(history["step"], history[key]):
-        if 1.0 - acc <= error:
+        if 1.0 - acc <= error + 1e-6:  # accuracies are float32 fractions
             return step
     return None
 

@@ -5,7 +5,8 @@ The same plain 3x3 network (:func:`kcnn.studies.nets.plain_cnn`, ReLU) with and 
 BatchNorm before each nonlinearity, over a grid of the notes' initializations x SGD
 learning rates (momentum 0.9, batch 64); each cell trains the same steps on the same
 images and reports test accuracy (a run whose loss turns non-finite stops and scores what
-its predictions score, usually chance).
+its predictions score, usually chance). Each cell also records the standard deviation of
+the last convolution's activations at initialization.
 
 Verdict rule (fixed before the runs): (a) initialization: at every learning rate the
 spread of test accuracy over the initializations (max - min) is no larger with BN than
@@ -33,7 +34,14 @@ FULL = dict(
     inits=("normal_0.01", "he", "normal_1"),
     learning_rates=(0.01, 0.1, 1.0),
 )
-QUICK = dict(train=1_000, test=500, steps=60, depth=4, width=8, inits=("normal_0.01",), learning_rates=(0.1,))
+QUICK = dict(train=512, test=256, steps=20, depth=4, width=8, inits=("normal_0.01", "he"), learning_rates=(0.1,))
+
+
+def last_activation_std(model: keras.Model, x, depth: int) -> float:
+    """Standard deviation of the last convolution's activations on ``x`` in training mode
+    (BatchNorm normalizes with the batch's statistics, as it does while training)."""
+    probe = keras.Model(model.inputs, model.get_layer(f"conv{depth}_act").output)
+    return float(np.std(keras.ops.convert_to_numpy(probe(x, training=True))))
 
 
 def run(*, quick: bool = False, output_dir=None, seed: int = 0) -> dict:
@@ -45,6 +53,7 @@ def run(*, quick: bool = False, output_dir=None, seed: int = 0) -> dict:
         for bn, init, lr in itertools.product((False, True), size["inits"], size["learning_rates"]):
             keras.utils.set_random_seed(seed)
             model = plain_cnn(depth=size["depth"], width=size["width"], init=init, batch_norm=bn)
+            init_std = last_activation_std(model, x[:256], size["depth"])
             compile_model(model, keras.optimizers.SGD(learning_rate=lr, momentum=0.9))
             history = train_tracked(
                 model,
@@ -56,7 +65,11 @@ def run(*, quick: bool = False, output_dir=None, seed: int = 0) -> dict:
                 eval_sets={"train": (x[: size["test"]], y[: size["test"]])},
                 seed=seed,
             )
-            cells[_key(bn, init, lr)] = {**evaluate(model, *test), "train_loss": history["train_loss"]}
+            cells[_key(bn, init, lr)] = {
+                **evaluate(model, *test),
+                "train_loss": history["train_loss"],
+                "last_activation_std_at_init": init_std,
+            }
             keras.backend.clear_session()
     acc = {k: v["accuracy"] for k, v in cells.items()}
     verdict, reason, spreads = judge(acc, size["inits"], size["learning_rates"])
