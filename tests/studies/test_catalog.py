@@ -35,3 +35,26 @@ def test_an_unknown_study_names_the_closest():
         study("activatons")
     with pytest.raises(ValueError, match="unknown study"):
         run_study("no_such_study", quick=True)
+
+
+def test_markdown_row_has_the_six_columns_and_escapes_pipes():
+    from kcnn.studies import markdown_row
+
+    result = {
+        "issue_item": 3,
+        "claim": "c",
+        "source": "000.txt",
+        "quote": "q",
+        "measured": "a|b",
+        "reason": "r",
+        "command": "kcnn-study batchnorm",
+        "wall_seconds": 90.0,
+        "cpu_seconds": 120.0,
+        "load_average": [4.0, 3.0, 2.0],
+        "verdict": "partly",
+    }
+    row = markdown_row(result)
+    assert row.startswith(
+        "| 3. c | 000.txt: \u201cq\u201d | a\\|b: r | `kcnn-study batchnorm` | 1.5 min (2.0 CPU-min, load 4.0)"
+    )
+    assert row.endswith("| **partly** |") and row.count(" | ") == 5
