@@ -234,7 +234,7 @@ def finish(
         "wall_seconds": round(timer.seconds, 1),
         "cpu_seconds": round(timer.cpu_seconds, 1),
         "load_average": _load_average(),
-        "command": f"kcnn-study {name}" + (" --quick" if quick else ""),
+        "command": f"kcnn-study {name}" + (" --quick" if quick else "") + (f" --seed={seed}" if seed else ""),
         "files": {},
     }
     if output_dir is not None:
