@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.kcnn-installed
-# The torch backend is tested too; `make test TORCH=` skips installing it.
+# The torch and JAX backends are tested too; `make test TORCH= JAX=` skips installing them.
 TORCH ?= torch==2.13.0
+JAX ?= jax==0.10.2 jaxlib==0.10.2
 DATASET_DIR := /usr/share/datasets/fashion-mnist
 
 .PHONY: demo test install data clean
@@ -17,6 +18,9 @@ $(STAMP): setup.cfg pyproject.toml
 	@if [ -n "$(TORCH)" ]; then \
 	  $(PY) -m pip install -q --only-binary=:all: "$(TORCH)" \
 	  || echo "kcnn: could not install $(TORCH); torch-backend tests will be skipped"; fi
+	@if [ -n "$(JAX)" ]; then \
+	  $(PY) -m pip install -q --only-binary=:all: $(JAX) \
+	  || echo "kcnn: could not install $(JAX); JAX-backend tests will be skipped"; fi
 	touch $(STAMP)
 
 # Real Fashion-MNIST offline: Debian's dataset-fashion-mnist package (the four original IDX files).
@@ -36,6 +40,8 @@ demo: install data
 # The whole suite under TensorFlow, then the zoo harness (every registered network up to 20M
 # parameters) and the layers under Keras' torch backend.
 test: install data
+	$(VENV)/bin/ruff format --check --quiet kcnn experiments tools tests
+	$(VENV)/bin/ruff check --quiet kcnn experiments tools tests
 	$(PY) -m pytest -q -n 2 --dist loadgroup
 	@if $(PY) -c "import torch" 2>/dev/null; then \
 	  KERAS_BACKEND=torch $(PY) -m pytest -q -n 2 --dist loadgroup -m "not tf_only and not slow" tests/models/test_zoo.py tests/layers; \

@@ -2,7 +2,10 @@
 
 Files are written to a temporary sibling and renamed into place (``os.replace`` is
 atomic on POSIX); directories are built in a temporary sibling and renamed when
-complete. An existing target is never replaced unless ``overwrite`` is given.
+complete. An existing target is never replaced unless ``overwrite`` is given. What lands
+has the permissions the process's umask gives a new file or directory (0644 / 0755 under
+the usual 022), not the private 0600 / 0700 of the temporary it was built in, so a
+server running as another user (TensorFlow Serving) can read an export.
 """
 
 from __future__ import annotations
@@ -13,7 +16,43 @@ import os
 import shutil
 import tempfile
 
-__all__ = ["atomic_write_text", "atomic_write_json", "atomic_file", "atomic_dir"]
+__all__ = ["atomic_write_text", "atomic_write_json", "atomic_file", "atomic_dir", "check_writable_dir"]
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def check_writable_dir(path) -> None:
+    """ValueError unless ``path`` is (or can be created as) a directory this process can write in.
+
+    The nearest existing ancestor is probed by creating and removing a temporary directory in it,
+    which also catches read-only mounts and pseudo file systems (/proc, /sys) that permission
+    bits do not show; nothing is left behind (the ancestor's modification time is put back).
+    """
+    path = os.path.abspath(os.fspath(path))
+    existing = path
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{path}: {existing} is a file, not a directory")
+    times = os.stat(existing)
+    try:
+        tempfile.TemporaryDirectory(prefix=".kcnn-probe.", dir=existing).cleanup()
+    except OSError as err:
+        raise ValueError(f"{path}: cannot write in {existing} ({err.strerror or err})") from None
+    with contextlib.suppress(OSError):
+        os.utime(existing, ns=(times.st_atime_ns, times.st_mtime_ns))
 
 
 @contextlib.contextmanager
@@ -29,6 +68,7 @@ def atomic_file(path, suffix: str = ""):
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -66,6 +106,7 @@ def atomic_dir(path, overwrite: bool = False):
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
         if not overwrite:
             # rename(2) refuses a non-empty target: a directory that appeared while the
             # work ran (another process exporting the same version) is not replaced.

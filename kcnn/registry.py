@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import re
 from collections.abc import Callable
 
 __all__ = ["ModelInfo", "register_model", "get_model", "list_models", "create_model", "model_info"]
@@ -27,7 +28,9 @@ class ModelInfo:
     ``params_convention`` says: ``"total"`` (``model.count_params()``, BatchNorm moving
     statistics included, as keras.applications counts) or ``"trainable"`` (as
     torchvision and timm count). ``params_tolerance`` is 0 for exact counts and a
-    relative tolerance where the source rounds (e.g. "0.27M").
+    relative tolerance where the source rounds (e.g. "0.27M"). ``aux_loss_weights``: the
+    loss weights of the auxiliary classifiers the builder adds with ``aux_logits=True``
+    (GoogLeNet's 0.3, 0.3), which kcnn-train trains beside the main output.
     """
 
     name: str
@@ -41,6 +44,7 @@ class ModelInfo:
     params_tolerance: float = 0.0
     small_input: tuple | None = None
     tags: tuple = ()
+    aux_loss_weights: tuple = ()
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -59,6 +63,7 @@ def register_model(
     params_tolerance: float = 0.0,
     small_input: tuple | None = None,
     tags: tuple = (),
+    aux_loss_weights: tuple = (),
 ):
     """Decorator registering ``builder`` under ``name``; registering a name twice raises.
 
@@ -83,6 +88,7 @@ def register_model(
             params_tolerance=params_tolerance,
             small_input=tuple(small_input) if small_input else None,
             tags=tuple(tags),
+            aux_loss_weights=tuple(aux_loss_weights),
         )
         return builder
 
@@ -102,9 +108,19 @@ def model_info(name: str) -> ModelInfo:
     try:
         return _REGISTRY[name]
     except KeyError:
-        close = difflib.get_close_matches(name, _REGISTRY, n=5, cutoff=0.4)
+        close = closest_names(name, _REGISTRY)
         hint = f"closest: {', '.join(close)}" if close else f"available: {', '.join(sorted(_REGISTRY))}"
         raise ValueError(f"unknown model {name!r}; {hint}") from None
+
+
+def closest_names(name: str, names, n: int = 5) -> list[str]:
+    """The names most like ``name``: those of its family (the same leading letters, "lenet6" ->
+    lenet5, lenet5_modern) first, then others by similarity."""
+    names = list(names)
+    stem = re.match(r"[a-z]*", str(name).lower()).group()
+    similar = difflib.get_close_matches(name, names, n=len(names), cutoff=0.4)
+    family = [m for m in similar if len(stem) >= 3 and m.startswith(stem)]
+    return (family or similar)[:n]
 
 
 def get_model(name: str) -> Callable:

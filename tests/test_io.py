@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from kcnn.io import atomic_dir, atomic_file, atomic_write_json
+from kcnn.io import atomic_dir, atomic_file, atomic_write_json, atomic_write_text, check_writable_dir
 
 
 def test_atomic_file_replaces_only_on_success(tmp_path):
@@ -50,3 +50,26 @@ def test_atomic_dir_does_not_replace_a_directory_that_appears_meanwhile(tmp_path
         os.makedirs(target)
         open(target / "theirs", "w").write("1")
     assert os.listdir(target) == ["theirs"] and os.listdir(tmp_path) == ["7"]
+
+
+def test_what_lands_has_the_umasks_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "f.txt", "x")
+        with atomic_dir(tmp_path / "d") as tmp:
+            open(os.path.join(tmp, "g"), "w").write("1")
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "f.txt").st_mode & 0o777 == 0o644
+    assert os.stat(tmp_path / "d").st_mode & 0o777 == 0o755
+
+
+def test_check_writable_dir_leaves_nothing_behind(tmp_path):
+    (tmp_path / "a_file").write_text("x")
+    before = os.stat(tmp_path).st_mtime_ns
+    check_writable_dir(tmp_path / "new" / "deeper")
+    assert os.listdir(tmp_path) == ["a_file"] and os.stat(tmp_path).st_mtime_ns == before
+    with pytest.raises(ValueError, match="is a file"):
+        check_writable_dir(tmp_path / "a_file" / "x")
+    with pytest.raises(ValueError, match="cannot write in /proc"):
+        check_writable_dir("/proc/kcnn")

@@ -7,6 +7,9 @@
   python tools/benchmark.py --model=resnet20 --batch_size=128 --precision=float32
   KERAS_BACKEND=torch python tools/benchmark.py --model=resnet50 --batch_size=32
 
+  # kcnn-train's loop against Keras fit, same model and data, batch 32 and 128, taken in turns
+  python tools/benchmark.py --mode=loop --model=lenet5_modern --dataset=fashion_mnist
+
   # make_pipeline alone (no model): images/s of whole training epochs with the CIFAR recipe
   python tools/benchmark.py --mode=pipeline --augment=flip,crop:4 --image_size=32,32
   python tools/benchmark.py --mode=pipeline --augment=flip,crop:4 --image_size=32,32 --dataset=fashion_mnist
@@ -38,9 +41,11 @@ flags.DEFINE_list("image_size", None, "HEIGHT,WIDTH for synthetic data (default:
 flags.DEFINE_enum(
     "mode",
     "model",
-    ["model", "pipeline"],
-    "model: a model's throughput (see --dataset); pipeline: kcnn.data.make_pipeline alone, no model",
+    ["model", "pipeline", "loop"],
+    "model: a model's throughput (see --dataset); pipeline: kcnn.data.make_pipeline alone, no model; "
+    "loop: kcnn-train's training loop against Keras fit",
 )
+flags.DEFINE_list("steps_per_execution", ["1", "20"], "loop mode: the loop's steps per graph call to compare")
 flags.DEFINE_list("augment", [], "pipeline mode: augmentations, e.g. flip,crop:4 (the CIFAR recipe)")
 flags.DEFINE_integer("num_examples", 50_000, "pipeline mode: synthetic examples per epoch (CIFAR-10's training set)")
 FLAGS = flags.FLAGS
@@ -156,6 +161,77 @@ def synthetic_throughput() -> None:
     print(f"  inference  {statistics.median(infer):10.1f} images/s")
 
 
+def loop_vs_fit() -> None:
+    """kcnn's TrainLoop (the loop kcnn-train runs) against ``model.fit`` on the same model, loss,
+    optimizer and data, in-memory and through kcnn's pipeline, batch 32 and 128, in turns."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import kcnn
+    from kcnn import data as kdata
+    from kcnn.training.loop import TrainLoop
+
+    raw, info = kdata.load(FLAGS.dataset, "train", with_info=True)
+    images, labels = (np.stack(a) for a in zip(*raw.take(20_000).as_numpy_iterator()))
+    onehot = np.eye(info.num_classes, dtype=np.float32)[labels]
+    strategy = tf.distribute.get_strategy()
+    print(
+        f"{FLAGS.model} on {FLAGS.dataset}, {FLAGS.steps} steps x {FLAGS.repeats} (median), SGD, one-hot "
+        f"cross-entropy; {machine()}"
+    )
+    print("batch | feed | fit images/s | " + " | ".join(f"loop spe={s} (x fit)" for s in FLAGS.steps_per_execution))
+    for b in (32, 128):
+        n = (len(labels) // b) * b
+        feeds = {
+            "memory": lambda b=b, n=n: (
+                tf.data.Dataset.from_tensor_slices((images[:n].astype(np.float32), onehot[:n]))
+                .batch(b, drop_remainder=True)
+                .cache()
+                .repeat()
+            ),
+            "pipeline": lambda b=b: kdata.make_pipeline(
+                raw, batch_size=b, training=True, seed=0, repeat=True, drop_remainder=True, num_classes=10
+            ),
+        }
+        for feed, make in feeds.items():
+            runners = {}
+            model = kcnn.create_model(FLAGS.model, input_shape=info.image_shape, classes=info.num_classes)
+            model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy")
+            runners["fit"] = lambda model=model, make=make: model.fit(
+                make(), steps_per_epoch=FLAGS.steps, epochs=1, verbose=0
+            )
+            for spe in FLAGS.steps_per_execution:
+                m = kcnn.create_model(FLAGS.model, input_shape=info.image_shape, classes=info.num_classes)
+                opt = keras.optimizers.SGD(0.01, momentum=0.9)
+                opt.build(m.trainable_variables)
+                loop = TrainLoop(
+                    m,
+                    opt,
+                    keras.losses.CategoricalCrossentropy(reduction=None),
+                    strategy=strategy,
+                    num_classes=info.num_classes,
+                    global_batch_size=b,
+                    steps_per_execution=int(spe),
+                )
+                runners[f"spe={spe}"] = lambda loop=loop, make=make: loop.train_epoch(
+                    loop.distribute(lambda _bs, make=make: make()), FLAGS.steps
+                )
+            for run in runners.values():  # trace and warm up
+                run()
+            rates = {name: [] for name in runners}
+            for _ in range(FLAGS.repeats):
+                for name, run in runners.items():
+                    tic = time.perf_counter()
+                    run()
+                    rates[name].append(FLAGS.steps * b / (time.perf_counter() - tic))
+            med = {name: statistics.median(r) for name, r in rates.items()}
+            cells = " | ".join(
+                f"{med[f'spe={s}']:.0f} ({med[f'spe={s}'] / med['fit']:.2f})" for s in FLAGS.steps_per_execution
+            )
+            print(f"{b} | {feed} | {med['fit']:.0f} | {cells}", flush=True)
+
+
 def pipeline_only() -> None:
     """Images/s of whole training epochs of make_pipeline, as the trainer runs it (a fresh pipeline per
     epoch: cache, seeded shuffle, batch, one vectorised map with the augmentations), no model."""
@@ -216,6 +292,8 @@ def main(argv):
     del argv
     if FLAGS.mode == "pipeline":
         pipeline_only()
+    elif FLAGS.mode == "loop":
+        loop_vs_fit()
     elif FLAGS.dataset == "synthetic":
         synthetic_throughput()
     else:

@@ -9,12 +9,15 @@ from kcnn.data.augment import (
     parse_augmentation,
     parse_augmentations,
 )
+from kcnn.data.errors import DataArgumentError
 from kcnn.data.idx import read_idx, read_idx_pair
 from kcnn.data.normalization import NORMALIZATIONS, channel_stats, fit_normalization, normalization_layer
 from kcnn.data.pipeline import epoch_seed, fit_images, make_pipeline
-from kcnn.data.sources import IDX_DATASETS, DatasetInfo, describe, find_idx_dir, load
+from kcnn.data.sources import IDX_DATASETS, DatasetInfo, dataset_splits, describe, find_idx_dir, load
 
 __all__ = [
+    "DataArgumentError",
+    "dataset_splits",
     "AUGMENTATIONS",
     "DatasetInfo",
     "IDX_DATASETS",

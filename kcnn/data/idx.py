@@ -16,7 +16,7 @@ import struct
 
 import numpy as np
 
-__all__ = ["read_idx", "read_idx_pair", "IDX_DTYPES"]
+__all__ = ["read_idx", "read_idx_pair", "read_idx_header", "IDX_DTYPES"]
 
 # Type codes of the IDX format (third byte of the magic number); multi-byte types are big-endian.
 IDX_DTYPES = {
@@ -52,6 +52,29 @@ def _read_bounded(f, limit: int) -> bytearray:
     return out
 
 
+def _header(f, path: str) -> tuple[np.dtype, tuple]:
+    magic = _read_exact(f, 4, path, "header")
+    if magic[0] != 0 or magic[1] != 0:
+        raise ValueError(f"{path}: wrong magic number 0x{magic.hex()}: an IDX file starts with two zero bytes")
+    code, ndim = magic[2], magic[3]
+    if code not in IDX_DTYPES:
+        known = ", ".join(f"0x{c:02x}" for c in IDX_DTYPES)
+        raise ValueError(f"{path}: unknown IDX data type code 0x{code:02x} (known: {known})")
+    if ndim == 0:
+        raise ValueError(f"{path}: IDX header declares 0 dimensions")
+    return IDX_DTYPES[code], struct.unpack(f">{ndim}I", _read_exact(f, 4 * ndim, path, "header dimensions"))
+
+
+def read_idx_header(path) -> tuple[np.dtype, tuple]:
+    """The data type and dimensions an IDX file's header declares, reading nothing else."""
+    path = os.fspath(path)
+    try:
+        with _open(path) as f:
+            return _header(f, path)
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        raise ValueError(f"{path}: cannot read IDX file: {err}") from err
+
+
 def read_idx(path) -> np.ndarray:
     """Read one IDX file (optionally gzip-compressed) into a native-endian numpy array."""
     path = os.fspath(path)
@@ -61,17 +84,8 @@ def read_idx(path) -> np.ndarray:
         raise ValueError(f"{path}: cannot open IDX file: {err.strerror or err}") from err
     with f:
         try:
-            magic = _read_exact(f, 4, path, "header")
-            if magic[0] != 0 or magic[1] != 0:
-                raise ValueError(f"{path}: wrong magic number 0x{magic.hex()}: an IDX file starts with two zero bytes")
-            code, ndim = magic[2], magic[3]
-            if code not in IDX_DTYPES:
-                known = ", ".join(f"0x{c:02x}" for c in IDX_DTYPES)
-                raise ValueError(f"{path}: unknown IDX data type code 0x{code:02x} (known: {known})")
-            if ndim == 0:
-                raise ValueError(f"{path}: IDX header declares 0 dimensions")
-            dims = struct.unpack(f">{ndim}I", _read_exact(f, 4 * ndim, path, "header dimensions"))
-            dtype = IDX_DTYPES[code]
+            dtype, dims = _header(f, path)
+            ndim = len(dims)
             expected = math.prod(dims) * dtype.itemsize
             if not path.endswith(".gz"):
                 available = os.fstat(f.fileno()).st_size - 4 - 4 * ndim

@@ -6,12 +6,16 @@ and, with ``with_info=True``, a :class:`DatasetInfo` beside it.
 * MNIST-format names (``mnist``, ``fashion_mnist``, ``kmnist``, ``emnist_*``) are read from
   IDX files found in ``data_dir``, then ``$KCNN_DATA_DIR``, then ``/usr/share/datasets``;
   when none holds them, the loader says where it looked and falls back to tfds.
-* ``folder``: a class-per-folder directory of images (``data_dir``), with ``train/`` and
-  ``test/`` (or ``val/``) sub-directories when the data has them.
+* ``folder``: a class-per-folder directory of images (``data_dir``; kcnn.data.folder).
 * ``synthetic``: images of any shape and class count with a learnable rule.
-* Any other name goes to ``tfds.load`` (downloads on first use where a network exists).
+* Any other name goes to ``tfds.load``. A dataset tfds has not prepared yet downloads on
+  first use where a network exists; without one, the loader says at once which places it
+  searched instead of letting the download retry for minutes.
 
-Splits take tfds' slicing syntax for a contiguous part: ``train[:90%]``, ``train[54000:]``.
+Splits take tfds' slicing syntax for a contiguous part: ``train[:90%]``, ``train[54000:]``;
+a split name the dataset does not have is refused, listing the ones it has. A ``data_dir``
+that does not exist is refused too (never silently replaced by another place). Argument
+errors are :class:`DataArgumentError` naming the argument.
 """
 
 from __future__ import annotations
@@ -21,17 +25,22 @@ import difflib
 import logging
 import os
 import re
+import socket
 
 import numpy as np
 import tensorflow as tf
 
-from kcnn.data.idx import read_idx_pair
+from kcnn.data.errors import DataArgumentError
+from kcnn.data.folder import FOLDER_SPLITS, list_folder
+from kcnn.data.idx import read_idx_header, read_idx_pair
 
 __all__ = ["DatasetInfo", "IdxDataset", "IDX_DATASETS", "load", "describe", "find_idx_dir", "SYSTEM_DATA_DIR"]
 
 log = logging.getLogger("kcnn.data")
 SYSTEM_DATA_DIR = "/usr/share/datasets"
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+IDX_SPLITS = ("train", "test")
+SYNTHETIC_SPLITS = ("train", "validation", "test")
+DOWNLOAD_HOST = ("storage.googleapis.com", 443)  # where tensorflow-datasets downloads from
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,8 +101,18 @@ def parse_split(split: str) -> tuple[str, str | None, str | None]:
     """'train[:90%]' -> ('train', None, '90%')."""
     m = _SPLIT.match(split.replace(" ", ""))
     if not m:
-        raise ValueError(f"split {split!r}: expected NAME or NAME[start:stop] (e.g. 'train[:90%]')")
+        raise DataArgumentError("split", f"split {split!r}: expected NAME or NAME[start:stop] (e.g. 'train[:90%]')")
     return m.group(1), m.group(2), m.group(3)
+
+
+def check_split_name(split: str, names, dataset: str) -> str:
+    """The base name of ``split``; DataArgumentError when ``dataset`` has no split of that name."""
+    base = parse_split(split)[0]
+    if base not in names:
+        close = difflib.get_close_matches(base, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise DataArgumentError("split", f"{dataset} has no split {base!r}{hint}; its splits: {', '.join(names)}")
+    return base
 
 
 def _bound(value: str | None, n: int, default: int) -> int:
@@ -143,13 +162,29 @@ def find_idx_dir(name: str, data_dir: str | None = None, base: str = "train") ->
     return None, searched
 
 
+def _idx_info(name: str, directory: str, split: str) -> DatasetInfo:
+    """What ``_load_idx`` would return as info, from the files' headers alone."""
+    spec = IDX_DATASETS[name]
+    images, labels = _idx_files(directory, spec, parse_split(split)[0])
+    _, dims = read_idx_header(images)
+    _, (count,) = read_idx_header(labels)
+    shape = tuple(dims[1:]) + ((1,) if len(dims) == 3 else ())
+    if spec.transpose:
+        shape = (shape[1], shape[0], shape[2])
+    part = _slice(split, count)
+    return DatasetInfo(
+        name,
+        shape,
+        len(spec.class_names),
+        spec.class_names,
+        max(0, part.stop - part.start),
+        f"IDX files in {directory}",
+    )
+
+
 def _load_idx(name: str, directory: str, split: str):
     spec = IDX_DATASETS[name]
-    base = parse_split(split)[0]
-    files = _idx_files(directory, spec, base)
-    if files is None:
-        raise ValueError(f"{name}: no {base!r} split in {directory} (IDX datasets have 'train' and 'test')")
-    images, labels = read_idx_pair(*files)
+    images, labels = read_idx_pair(*_idx_files(directory, spec, parse_split(split)[0]))
     if spec.transpose:
         images = np.ascontiguousarray(images.transpose(0, 2, 1, 3))
     labels = labels + spec.label_offset
@@ -164,55 +199,39 @@ def _load_idx(name: str, directory: str, split: str):
 # --- image folders ----------------------------------------------------------------------
 
 
-def _folder_split_dir(root: str, base: str) -> str:
-    for sub in {"train": ("train",), "test": ("test", "val", "validation"), "validation": ("val", "validation")}.get(
-        base, (base,)
-    ):
-        if os.path.isdir(os.path.join(root, sub)):
-            return os.path.join(root, sub)
-    if base == "train":
-        return root
-    raise ValueError(f"folder dataset {root}: no {base!r} split (expected a {base}/ sub-directory)")
-
-
-def _load_folder(data_dir: str | None, split: str, image_size=None, channels: int = 3):
-    if not data_dir or not os.path.isdir(data_dir):
-        raise ValueError(f"folder dataset: data_dir must be a directory of class sub-directories; got {data_dir!r}")
-    directory = _folder_split_dir(data_dir, parse_split(split)[0])
-    class_names = sorted(d for d in os.listdir(directory) if os.path.isdir(os.path.join(directory, d)))
-    class_names = [c for c in class_names if c not in ("train", "test", "val", "validation")]
-    if not class_names:
-        raise ValueError(f"folder dataset {directory}: no class sub-directories")
-    paths, labels = [], []
-    for label, cls in enumerate(class_names):
-        for root, _, files in sorted(os.walk(os.path.join(directory, cls))):
-            for f in sorted(files):
-                if f.lower().endswith(IMAGE_EXTENSIONS):
-                    paths.append(os.path.join(root, f))
-                    labels.append(label)
+def _folder(data_dir, split: str, image_size=None, channels: int = 3, skip_corrupt: bool = False):
+    """(paths, labels, DatasetInfo) of a folder split, every file checked (kcnn.data.folder)."""
+    listing = list_folder(data_dir, parse_split(split)[0], skip_corrupt=skip_corrupt)
+    part = _slice(split, len(listing.paths))
+    paths, labels = list(listing.paths[part]), listing.labels[part]
     if not paths:
-        raise ValueError(f"folder dataset {directory}: no images ({', '.join(IMAGE_EXTENSIONS)})")
-    part = _slice(split, len(paths))
-    paths, labels = paths[part], np.asarray(labels[part], np.int64)
+        raise DataArgumentError("split", f"folder dataset {listing.directory}: split {split!r} selects no images")
     if image_size is None:
-        first = tf.io.decode_image(tf.io.read_file(paths[0]), channels=channels, expand_animations=False)
-        image_size = tuple(first.shape[:2])
-    height, width = image_size
+        from PIL import Image
+
+        with Image.open(paths[0]) as first:
+            image_size = (first.height, first.width)
+    info = DatasetInfo(
+        "folder",
+        (*image_size, channels),
+        len(listing.class_names),
+        listing.class_names,
+        len(paths),
+        f"image folders in {listing.directory}",
+    )
+    return paths, labels, info
+
+
+def _load_folder(data_dir, split: str, **kwargs):
+    paths, labels, info = _folder(data_dir, split, **kwargs)
+    height, width = info.image_shape[:2]
 
     def read(path, label):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
+        image = tf.io.decode_image(tf.io.read_file(path), channels=info.image_shape[2], expand_animations=False)
         image = tf.image.resize(image, (height, width), antialias=True)
         return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8), label
 
     ds = tf.data.Dataset.from_tensor_slices((paths, labels)).map(read, num_parallel_calls=tf.data.AUTOTUNE)
-    info = DatasetInfo(
-        "folder",
-        (height, width, channels),
-        len(class_names),
-        tuple(class_names),
-        len(paths),
-        f"image folders in {directory}",
-    )
     return ds, info
 
 
@@ -224,7 +243,7 @@ def _load_synthetic(
 ):
     """Each class is a fixed random 8x8 pattern, upsampled, plus per-example noise: learnable, cheap."""
     height, width, channels = image_shape
-    base = parse_split(split)[0]
+    base = check_split_name(split, SYNTHETIC_SPLITS, "synthetic")
     prototypes = np.random.default_rng(seed).uniform(0, 255, (num_classes, 8, 8, channels)).astype("float32")
     prototypes = tf.image.resize(prototypes, (height, width), method="nearest")
     split_seed = sum(map(ord, base))
@@ -246,44 +265,17 @@ def _load_synthetic(
 # --- tensorflow-datasets ----------------------------------------------------------------
 
 
-def _load_tfds(name: str, split: str, data_dir: str | None, download: bool = True):
-    import tensorflow_datasets as tfds
-
-    ds, tinfo = tfds.load(name, split=split, data_dir=data_dir, as_supervised=True, with_info=True, download=download)
-    label = tinfo.features[tinfo.supervised_keys[1]]
-    image = tinfo.features[tinfo.supervised_keys[0]]
-    ds = ds.map(lambda x, y: (tf.cast(x, tf.uint8), tf.cast(y, tf.int64)), num_parallel_calls=tf.data.AUTOTUNE)
+def _network_reachable(timeout: float = 3.0) -> bool:
+    """Whether tensorflow-datasets' download host answers (DNS and a TCP connection)."""
     try:
-        num_examples = tinfo.splits[split].num_examples
-    except (KeyError, ValueError):
-        num_examples = None
-    info = DatasetInfo(
-        name,
-        tuple(image.shape),
-        label.num_classes,
-        tuple(label.names),
-        num_examples,
-        f"tensorflow-datasets {name} ({data_dir or tfds.core.constants.DATA_DIR})",
-    )
-    return ds, info
+        socket.create_connection(DOWNLOAD_HOST, timeout=timeout).close()
+    except OSError:
+        return False
+    return True
 
 
-# --- entry point ------------------------------------------------------------------------
-
-
-def describe(name: str, split: str = "train", *, data_dir: str | None = None, **kwargs) -> DatasetInfo:
-    """The DatasetInfo of ``load(name, split, ...)`` without reading the data (for argument checks).
-
-    Unknown names raise ValueError. tfds names need the dataset's metadata, which tfds
-    has in code for its catalog; ``num_examples`` is None where it is not known yet.
-    """
-    if name == "synthetic":
-        return _load_synthetic(split, **kwargs)[1]
-    if name == "folder":
-        return _load_folder(data_dir, split, **kwargs)[1]
-    if name in IDX_DATASETS:
-        spec = IDX_DATASETS[name]
-        return DatasetInfo(name, spec.image_shape, len(spec.class_names), spec.class_names, None, "IDX files")
+def _tfds_builder(name: str, data_dir: str | None, *, download: bool = True, searched=()):
+    """The tfds builder of ``name``, its data on disk or downloadable now; DataArgumentError otherwise."""
     import tensorflow_datasets as tfds
 
     try:
@@ -292,42 +284,125 @@ def describe(name: str, split: str = "train", *, data_dir: str | None = None, **
         local = ["synthetic", "folder", *IDX_DATASETS]
         close = difflib.get_close_matches(name, local + list(tfds.list_builders()), n=4, cutoff=0.6)
         hint = f"; closest: {', '.join(close)}" if close else ""
-        raise ValueError(
-            f"unknown dataset {name!r}: not one of {', '.join(local)} nor a tensorflow-datasets name{hint}"
+        raise DataArgumentError(
+            "name", f"unknown dataset {name!r}: not one of {', '.join(local)} nor a tensorflow-datasets name{hint}"
         ) from None
+    if not builder.is_prepared():
+        places = ", ".join((*searched, builder.data_dir))
+        if not download:
+            raise DataArgumentError("name", f"{name}: not prepared in {places} and download=False")
+        if not _network_reachable():
+            raise DataArgumentError(
+                "name",
+                f"{name}: not found in {places}, and there is no network to download "
+                f"it ({DOWNLOAD_HOST[0]} unreachable); put the data there (tensorflow-datasets' "
+                "layout) or run once where a network exists",
+            )
+    return builder
+
+
+def _tfds_info(builder, name: str, split: str) -> DatasetInfo:
     keys = builder.info.supervised_keys
     if not keys:
-        raise ValueError(f"dataset {name!r}: tensorflow-datasets defines no (image, label) supervised keys for it")
+        raise DataArgumentError(
+            "name", f"dataset {name!r}: tensorflow-datasets defines no (image, label) supervised keys for it"
+        )
+    splits = builder.info.splits
+    num_examples = None
+    if splits:  # known once the data (or its metadata) is on disk
+        check_split_name(split, list(splits), name)
+        try:
+            num_examples = splits[split].num_examples
+        except (KeyError, ValueError):
+            num_examples = None
     image, label = builder.info.features[keys[0]], builder.info.features[keys[1]]
     return DatasetInfo(
-        name, tuple(image.shape), label.num_classes, tuple(label.names), None, f"tensorflow-datasets {name}"
+        name,
+        tuple(image.shape),
+        label.num_classes,
+        tuple(label.names),
+        num_examples,
+        f"tensorflow-datasets {name} ({builder.data_dir})",
     )
+
+
+def _load_tfds(name: str, split: str, data_dir: str | None, download: bool = True, searched=()):
+    import tensorflow_datasets as tfds
+
+    builder = _tfds_builder(name, data_dir, download=download, searched=searched)
+    info = _tfds_info(builder, name, split)
+    ds = tfds.load(name, split=split, data_dir=data_dir, as_supervised=True, download=download)
+    ds = ds.map(lambda x, y: (tf.cast(x, tf.uint8), tf.cast(y, tf.int64)), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds, info
+
+
+# --- entry point ------------------------------------------------------------------------
+
+
+def _check_data_dir(data_dir) -> None:
+    if data_dir is not None and not os.path.isdir(data_dir):
+        what = "is not a directory" if os.path.exists(data_dir) else "does not exist"
+        raise DataArgumentError(
+            "data_dir",
+            f"{data_dir} {what} (give the directory that holds the dataset, or "
+            "leave data_dir out to search the default places)",
+        )
+
+
+def _idx_source(name: str, split: str, data_dir: str | None) -> tuple[str | None, list[str]]:
+    base = check_split_name(split, IDX_SPLITS, name)
+    return find_idx_dir(name, data_dir, base)
+
+
+def describe(name: str, split: str = "train", *, data_dir: str | None = None, **kwargs) -> DatasetInfo:
+    """The DatasetInfo of ``load(name, split, ...)`` reading headers and listings, not the data
+    (for argument checks): DataArgumentError for an unknown name, split or data_dir, a folder
+    that cannot be used, or a tfds dataset that is neither on disk nor downloadable now.
+    ``num_examples`` is None where it is not known before reading.
+    """
+    _check_data_dir(data_dir)
+    if name == "synthetic":
+        return _load_synthetic(split, **kwargs)[1]
+    if name == "folder":
+        return _folder(data_dir, split, **kwargs)[2]
+    if name in IDX_DATASETS:
+        directory, searched = _idx_source(name, split, data_dir)
+        if directory is not None:
+            return _idx_info(name, directory, split)
+        name, kwargs = IDX_DATASETS[name].tfds_name, {**kwargs, "searched": searched}
+    builder = _tfds_builder(name, data_dir, download=kwargs.get("download", True), searched=kwargs.get("searched", ()))
+    return _tfds_info(builder, name, split)
+
+
+def dataset_splits(name: str) -> tuple[str, ...] | None:
+    """The split names of a kcnn source (None for tensorflow-datasets names: tfds knows them)."""
+    if name in IDX_DATASETS:
+        return IDX_SPLITS
+    return {"synthetic": SYNTHETIC_SPLITS, "folder": tuple(FOLDER_SPLITS)}.get(name)
 
 
 def load(name: str, split: str = "train", *, data_dir: str | None = None, with_info: bool = False, **kwargs):
     """A ``tf.data.Dataset`` of ``(uint8 image HxWxC, int64 label)`` (and its DatasetInfo).
 
-    ``kwargs`` go to the source: ``image_size``/``channels`` for ``folder``;
+    ``kwargs`` go to the source: ``image_size``/``channels``/``skip_corrupt`` for ``folder``;
     ``image_shape``/``num_classes``/``num_examples``/``seed`` for ``synthetic``;
     ``download`` for tfds names.
     """
+    _check_data_dir(data_dir)
     if name == "synthetic":
         ds, info = _load_synthetic(split, **kwargs)
     elif name == "folder":
         ds, info = _load_folder(data_dir, split, **kwargs)
     elif name in IDX_DATASETS:
-        directory, searched = find_idx_dir(name, data_dir, parse_split(split)[0])
+        directory, searched = _idx_source(name, split, data_dir)
         if directory is not None:
             ds, info = _load_idx(name, directory, split)
         else:
             tfds_name = IDX_DATASETS[name].tfds_name
             log.warning(
-                "%s: no IDX files in %s; falling back to tensorflow-datasets %r (downloads on first use)",
-                name,
-                ", ".join(searched),
-                tfds_name,
+                "%s: no IDX files in %s; falling back to tensorflow-datasets %r", name, ", ".join(searched), tfds_name
             )
-            ds, info = _load_tfds(tfds_name, split, data_dir, **kwargs)
+            ds, info = _load_tfds(tfds_name, split, data_dir, searched=searched, **kwargs)
     else:
         ds, info = _load_tfds(name, split, data_dir, **kwargs)
     return (ds, info) if with_info else ds

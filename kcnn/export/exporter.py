@@ -19,9 +19,11 @@ nothing is left behind; the other targets are reported as met or not met.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
+import zipfile
 
 import keras
 import numpy as np
@@ -33,9 +35,12 @@ from kcnn.export.runtime import LABELS_FILE, load_artifact, write_labels
 from kcnn.export.savedmodel import write_savedmodel
 from kcnn.export.serving import Preprocessing, serving_model
 from kcnn.export.tflite import write_tflite
-from kcnn.io import atomic_dir, atomic_write_json, atomic_write_text
+from kcnn.io import atomic_dir, atomic_write_json, atomic_write_text, check_writable_dir
 
 __all__ = [
+    "check_export_formats",
+    "check_export_directory",
+    "is_kcnn_export",
     "ExportVerificationError",
     "export_model",
     "export_version",
@@ -64,6 +69,14 @@ def load_keras_model(path) -> keras.Model:
         raise ValueError(f"{path}: no such file")
     if not path.endswith(".keras"):
         raise ValueError(f"{path}: not a .keras file")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path}: not a .keras archive (a .keras file is a zip archive holding config.json and "
+            "model.weights.h5; this one is truncated or another kind of file)"
+        )
+    with zipfile.ZipFile(path) as archive:
+        if "config.json" not in archive.namelist():
+            raise ValueError(f"{path}: not a .keras archive (no config.json inside)")
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
     except ValueError as err:
@@ -129,12 +142,13 @@ def check_export(
     overwrite: bool = False,
 ) -> list[str]:
     """Everything :func:`export_model` would refuse, checked before any work: ValueError (or
-    FileExistsError for an existing ``directory``) naming the problem. Returns the formats."""
-    formats = check_formats(formats)
+    FileExistsError for an existing ``directory``) naming the problem. Returns the formats.
+
+    ``overwrite`` replaces only a directory that is a kcnn export (it holds kcnn's export.json).
+    """
+    formats = check_export_formats(formats)
     for name in formats:
         fmt = FORMATS[name]
-        if missing := missing_requirements(fmt):
-            raise ValueError(f"export format {name} needs {', '.join(missing)}: pip install 'kcnn[{fmt.extra}]'")
         if fmt.calibrate and not calibration:
             raise ValueError(
                 f"export format {name} needs calibration images from the training split (a representative dataset)"
@@ -144,9 +158,44 @@ def check_export(
     classes = model.output_shape[-1]
     if len(class_names) != classes:
         raise ValueError(f"{len(class_names)} class names for a model with {classes} outputs")
-    if directory is not None and os.path.exists(directory) and not overwrite:
-        raise FileExistsError(f"{os.path.abspath(directory)} exists; pass overwrite to replace it")
+    if directory is not None:
+        check_export_directory(directory, overwrite=overwrite)
     return formats
+
+
+def check_export_formats(formats) -> list[str]:
+    """The canonical names of ``formats``; ValueError for an unknown one or one whose extra is not installed."""
+    formats = check_formats(formats)
+    for name in formats:
+        fmt = FORMATS[name]
+        if missing := missing_requirements(fmt):
+            raise ValueError(f"export format {name} needs {', '.join(missing)}: pip install 'kcnn[{fmt.extra}]'")
+    return formats
+
+
+def is_kcnn_export(directory) -> bool:
+    """Whether ``directory`` is an export kcnn wrote (its export.json report names its artifacts)."""
+    try:
+        with open(os.path.join(directory, REPORT_JSON), encoding="utf-8") as f:
+            return isinstance(json.load(f).get("artifacts"), dict)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_export_directory(directory, *, overwrite: bool = False) -> None:
+    """ValueError when ``directory`` cannot take a new export: not writable, or existing and not
+    a kcnn export ``overwrite`` may replace (FileExistsError for an existing one without it)."""
+    directory = os.path.abspath(os.fspath(directory))
+    check_writable_dir(directory)
+    if not os.path.exists(directory):
+        return
+    if not overwrite:
+        raise FileExistsError(f"{directory} exists; pass overwrite to replace it")
+    if not is_kcnn_export(directory):
+        raise ValueError(
+            f"{directory} exists and is not a kcnn export (no export.json report); overwrite replaces "
+            "only kcnn's own exports, never other files: choose another version or output"
+        )
 
 
 def _write(fmt, model, path, class_names, preprocessing, calibration_images):

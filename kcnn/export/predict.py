@@ -16,6 +16,10 @@ from kcnn.export.runtime import Artifact
 __all__ = ["read_image", "top_k", "describe_prediction"]
 
 
+class _WrongSize(Exception):
+    pass
+
+
 def read_image(path: str, artifact: Artifact) -> np.ndarray:
     """``path`` as a uint8 H x W x C array fit for ``artifact``; ValueError (saying what is wrong) otherwise."""
     from PIL import Image, UnidentifiedImageError
@@ -27,10 +31,16 @@ def read_image(path: str, artifact: Artifact) -> np.ndarray:
         raise ValueError(f"the model takes {channels}-channel images; only 1 (gray) or 3 (RGB) can be read from files")
     try:
         with Image.open(path) as img:
+            if (problem := artifact.check_shape((img.height, img.width, channels))) is not None:  # before decoding
+                raise _WrongSize(problem)
             img.load()
             array = np.asarray(img.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
+    except _WrongSize as err:
+        raise ValueError(str(err)) from None
     except UnidentifiedImageError:
         raise ValueError("not an image file Pillow can read (PNG, JPEG, BMP, GIF, ...)") from None
+    except Image.DecompressionBombError as err:
+        raise ValueError(f"refused: {err}") from None
     except (OSError, SyntaxError, ValueError) as err:  # truncated or damaged image data
         raise ValueError(f"cannot read the image: {str(err).replace(path, 'the file')}") from None
     if array.ndim == 2:

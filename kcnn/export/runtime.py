@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-__all__ = ["Artifact", "load_artifact", "artifact_kind", "read_labels", "write_labels", "LABELS_FILE"]
+__all__ = ["Artifact", "load_artifact", "artifact_kind", "read_labels", "write_labels", "verify_tflite", "LABELS_FILE"]
 
 LABELS_FILE = "labels.txt"
 _CHUNK = 256  # images per call into a runtime
@@ -74,8 +74,12 @@ class Artifact:
 
     def check_image(self, image: np.ndarray) -> str | None:
         """Why ``image`` (H x W x C) cannot go in, or None."""
+        return self.check_shape(image.shape)
+
+    def check_shape(self, shape) -> str | None:
+        """Why an image of ``shape`` (H x W x C) cannot go in, or None."""
         want = self.image_shape
-        got = tuple(image.shape)
+        got = tuple(shape)
         if len(got) != 3 or got[2] != want[2] or any(w is not None and w != g for w, g in zip(want[:2], got[:2])):
             size = "x".join("any" if s is None else str(s) for s in want)
             return f"image is {'x'.join(map(str, got))} (height x width x channels); the model takes {size}"
@@ -105,6 +109,39 @@ class SavedModelArtifact(Artifact):
         return self._fn(images=tf.constant(images, tf.uint8))["probabilities"].numpy().astype(np.float32)
 
 
+def _tflite_schema():
+    try:
+        from ai_edge_litert import schema_py_generated
+    except ImportError:
+        from tensorflow.lite.python import schema_py_generated
+    return schema_py_generated
+
+
+def verify_tflite(path: str) -> None:
+    """ValueError unless ``path`` is a whole TFLite flatbuffer, checked before the interpreter
+    (which does not bounds-check a damaged file and can crash the process) reads it.
+
+    The file identifier must be ``TFL3``; the whole model is then unpacked through the
+    flatbuffer schema in Python, whose reads are bounds-checked, and buffers stored after
+    the flatbuffer (offset / size) must lie inside the file.
+    """
+    with open(path, "rb") as f:
+        buf = f.read()
+    if len(buf) < 8 or buf[4:8] != b"TFL3":
+        raise ValueError(f"{path}: not a TFLite model (no TFL3 file identifier)")
+    try:
+        model = _tflite_schema().ModelT.InitFromPackedBuf(buf, 0)
+        if not model.subgraphs:
+            raise ValueError("no subgraphs")
+        for buffer in model.buffers or ():
+            if (buffer.offset or 0) > 1 and buffer.offset + (buffer.size or 0) > len(buf):
+                raise ValueError("a buffer lies past the end of the file")
+    except Exception as err:  # noqa: BLE001 - any failure to unpack means a damaged file
+        raise ValueError(
+            f"{path}: not a valid TFLite model: truncated or corrupt ({type(err).__name__}: {err})"
+        ) from None
+
+
 def tflite_interpreter(path: str, num_threads: int = 1):
     try:
         from ai_edge_litert.interpreter import Interpreter
@@ -126,6 +163,7 @@ class TFLiteArtifact(Artifact):
     kind = "tflite"
 
     def __init__(self, path: str):
+        verify_tflite(path)
         self.interpreter = tflite_interpreter(path)
         self._in = self.interpreter.get_input_details()[0]
         self._out = self.interpreter.get_output_details()[0]

@@ -182,16 +182,19 @@ def load_weights_file(model: keras.Model, path) -> None:
     path = os.fspath(path)
     if not path.endswith(".weights.h5"):
         raise ValueError(f"weights file {path}: expected a Keras '.weights.h5' file")
+    if (mismatch := first_mismatch(model, path)) is not None:
+        raise ValueError(f"weights file {path} does not fit model {model.name!r}: {mismatch}")
     try:
         model.load_weights(path)
     except Exception as err:  # noqa: BLE001 - re-raised with the layer that differs
         raise ValueError(
-            f"weights file {path} does not fit model {model.name!r}: {_first_mismatch(model, path) or err}"
+            f"weights file {path} does not fit model {model.name!r}: {first_mismatch(model, path) or err}"
         ) from err
 
 
-def _first_mismatch(model: keras.Model, path: str) -> str | None:
-    """Pair the model's layers with the file's groups and describe the first layer whose weights differ.
+def first_mismatch(model: keras.Model, path: str, skip=()) -> str | None:
+    """Pair the model's layers with the file's groups and describe the first layer whose weights
+    differ (None when they all fit); layers named in ``skip`` may differ.
 
     Keras 3's ``.weights.h5`` names a model's layers by class, not by ``layer.name``
     (``layers/conv2d``, ``layers/conv2d_1``, ... in ``model.layers`` order), so the groups
@@ -199,6 +202,8 @@ def _first_mismatch(model: keras.Model, path: str) -> str | None:
     """
     import h5py  # a Keras dependency
 
+    if not h5py.is_hdf5(path):
+        raise ValueError(f"weights file {path}: not an HDF5 file (a Keras .weights.h5 file was expected)")
     stored = {}
     with h5py.File(path, "r") as f:
         if "layers" in f:
@@ -215,7 +220,7 @@ def _first_mismatch(model: keras.Model, path: str) -> str | None:
         paired.add(group)
         want = sorted(tuple(w.shape) for w in layer.weights)
         have = stored.get(group)
-        if not want and not have:
+        if (not want and not have) or layer.name in skip:
             continue
         if have is None:
             return f"first mismatching layer {layer.name!r}: not in the file (no group {group!r})"

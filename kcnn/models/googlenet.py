@@ -193,6 +193,7 @@ def _build(spec: GoogLeNetSpec, *, aux_logits, kernel_initializer, name, include
     paper=_PAPER,
     input_shape=(224, 224, 3),
     small_input=(32, 32, 3),
+    aux_loss_weights=GOOGLENET_LOSS_WEIGHTS[1:],
     params=6_998_552,
     params_source="arithmetic from Table 1's filter columns with biases: conv1 9,472 + conv2 114,944 + 3a 163,696 "
     "+ 3b 388,736 + 4a 376,176 + 4b 449,160 + 4c 510,104 + 4d 605,376 + 4e 868,352 + 5a 1,043,456 "
@@ -230,6 +231,7 @@ def googlenet(
     paper=_PAPER + " (torchvision's BatchNorm variant)",
     input_shape=(224, 224, 3),
     small_input=(32, 32, 3),
+    aux_loss_weights=GOOGLENET_LOSS_WEIGHTS[1:],
     params=6_624_904,
     params_source="torchvision googlenet (GoogLeNet_Weights.IMAGENET1K_V1)",
     params_convention="trainable",

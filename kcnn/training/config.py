@@ -1,14 +1,22 @@
-"""The experiment config: dataclasses, JSON round trip, dotted overrides, validation.
+"""The experiment config: dataclasses, JSON round trip, dotted overrides and its own checks.
 
-The config and the model stay apart: ``model_kwargs(config, info)`` is the one adapter
-from config to builder arguments; builders never see a config object. A run saves its
+The config and the model stay apart: builders never see a config object; the trainer
+passes ``config.model.kwargs`` to the registered builder as keyword arguments (an unknown
+keyword is the builder's TypeError, reported against ``model.kwargs``). A run saves its
 resolved config as ``config.json`` in ``model_dir``.
+
+:meth:`ExperimentConfig.validate` checks every value the config can check by itself
+(types, ranges, finite numbers, choices, contradictions between fields); the trainer's
+``plan`` then checks it against the registry, the machine and the data. This module
+imports neither TensorFlow nor Keras, so the command lines can show ``--help`` at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import math
 import typing
 from dataclasses import dataclass, field
 
@@ -20,7 +28,25 @@ __all__ = [
     "FinetuneConfig",
     "ExportConfig",
     "ExperimentConfig",
+    "blame",
+    "OPTIMIZERS",
+    "LOSSES",
+    "SOFT_TARGET_LOSSES",
+    "PRECISIONS",
+    "SCHEDULES",
+    "STRATEGIES",
+    "RESOLVERS",
+    "BEST_METRICS",
 ]
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+LOSSES = ("cross_entropy", "sparse_cross_entropy", "mse", "l1", "huber")
+SOFT_TARGET_LOSSES = ("cross_entropy", "mse", "l1", "huber")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
+SCHEDULES = ("constant", "step", "cosine", "onecycle")
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+RESOLVERS = ("tf_config", "slurm")
+BEST_METRICS = {"val_accuracy": 1.0, "val_loss": -1.0}  # +1: higher is better
 
 
 class ConfigError(ValueError):
@@ -31,6 +57,17 @@ class ConfigError(ValueError):
         self.field = field
         self.others = tuple(others)
         self.message = message
+
+
+@contextlib.contextmanager
+def blame(field: str, *others: str):
+    """Turn a ValueError or TypeError raised in the block into a ConfigError naming ``field``."""
+    try:
+        yield
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise ConfigError(field, str(err), others) from None
 
 
 @dataclass
@@ -46,12 +83,13 @@ class DataConfig:
     train_split: str = "train"
     test_split: str = "test"
     validation: str = "0.1"  # a fraction of train held out (its tail), "test", or "none"
-    image_size: list | None = None  # [height, width] the model takes; None: the dataset's
+    image_size: list[int] | None = None  # [height, width] the model takes; None: the dataset's
     resize: str = "pad"
     channels: int | None = None  # convert gray <-> RGB
     normalization: str = "mean"
-    augment: list = field(default_factory=list)
+    augment: list[str] = field(default_factory=list)
     cache: bool = True
+    skip_corrupt: bool = False  # folder datasets: skip (and count) unreadable images instead of stopping
 
 
 @dataclass
@@ -66,7 +104,7 @@ class TrainConfig:
     l2: float = 0.0  # coupled L2 penalty, gradient += l2 * w, what the Caffe/Torch-era papers call weight decay
     clipnorm: float | None = None  # clip gradients by their global norm
     schedule: str = "constant"  # constant | step | cosine | onecycle
-    lr_boundaries: list = field(default_factory=list)  # epochs where "step" multiplies by lr_decay_factor
+    lr_boundaries: list[float] = field(default_factory=list)  # epochs where "step" multiplies by lr_decay_factor
     lr_decay_factor: float = 0.1
     warmup_epochs: float = 0.0  # linear warmup before "cosine"
     loss: str = "cross_entropy"  # cross_entropy | sparse_cross_entropy | mse | l1 | huber
@@ -79,6 +117,8 @@ class TrainConfig:
     cluster_resolver: str = "tf_config"  # multi_worker: tf_config | slurm
     deterministic: bool = False  # seeds plus TensorFlow op determinism
     checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0: at epoch ends only)
+    steps_per_execution: int = 20  # training steps per call into the graph; metrics read once per call
+    aux_loss: bool = True  # train a model's auxiliary classifiers (GoogLeNet) with their loss weights
     best_metric: str = "val_accuracy"  # kept as best.keras: val_accuracy (max) or val_loss (min)
     seed: int = 42
 
@@ -93,8 +133,8 @@ class FinetuneConfig:
 
 @dataclass
 class ExportConfig:
-    formats: list = field(default_factory=list)  # e.g. ["savedmodel", "tflite"]
-    overwrite: bool = False
+    formats: list[str] = field(default_factory=list)  # e.g. ["savedmodel", "tflite"]
+    dir: str = "saved_models"  # exports go to <dir>/<model name>/<next version>/
 
 
 @dataclass
@@ -130,6 +170,134 @@ class ExperimentConfig:
             raise ConfigError(dotted, "no such config field")
         setattr(target, name, coerce(_fields(type(target))[name], value, dotted))
 
+    def validate(self) -> ExperimentConfig:
+        """Check every value the config can check by itself; ConfigError naming the field.
+
+        Types, ranges, finite numbers, choices and contradictions between fields; what
+        needs the registry, the data or the machine is checked by the trainer's ``plan``.
+        """
+        _validate_types(self, "")
+        t, d, f = self.train, self.data, self.finetune
+        for name in ("epochs", "batch_size", "steps_per_execution"):
+            _at_least(getattr(t, name), 1, f"train.{name}")
+        for where, value in (
+            ("train.seed", t.seed),
+            ("train.checkpoint_every", t.checkpoint_every),
+            ("finetune.head_epochs", f.head_epochs),
+        ):
+            _at_least(value, 0, where)
+        _positive(t.learning_rate, "train.learning_rate")
+        _positive(t.lr_decay_factor, "train.lr_decay_factor")
+        if t.clipnorm is not None:
+            _positive(t.clipnorm, "train.clipnorm")
+        for name in ("weight_decay", "l2", "warmup_epochs"):
+            if getattr(t, name) < 0:
+                raise ConfigError(f"train.{name}", f"must not be negative; got {getattr(t, name)}")
+        for name in ("momentum", "label_smoothing"):
+            if not 0 <= getattr(t, name) < 1:
+                raise ConfigError(f"train.{name}", f"must be in [0, 1); got {getattr(t, name)}")
+        if not 0 < t.ema_momentum < 1:
+            raise ConfigError("train.ema_momentum", f"must be in (0, 1); got {t.ema_momentum}")
+        for name, allowed in (
+            ("optimizer", OPTIMIZERS),
+            ("loss", LOSSES),
+            ("precision", PRECISIONS),
+            ("schedule", SCHEDULES),
+            ("strategy", STRATEGIES),
+            ("cluster_resolver", RESOLVERS),
+            ("best_metric", tuple(BEST_METRICS)),
+        ):
+            _one_of(getattr(t, name), allowed, f"train.{name}")
+        if t.label_smoothing and t.loss != "cross_entropy":
+            raise ConfigError("train.label_smoothing", f"needs train.loss=cross_entropy, not {t.loss!r}")
+        _check_schedule(t)
+        if d.image_size is not None and (
+            len(d.image_size) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in d.image_size)
+        ):
+            raise ConfigError("data.image_size", f"must be two positive integers (height, width); got {d.image_size!r}")
+        if d.channels is not None and d.channels not in (1, 3):
+            raise ConfigError("data.channels", f"must be 1 or 3; got {d.channels!r}")
+        self.validation_split()
+        if f.weights is None and f.head_epochs:
+            raise ConfigError("finetune.head_epochs", "fine-tuning needs finetune.weights")
+        if f.weights is not None:
+            if f.unfreeze != "all" and not (f.unfreeze.isdigit() and int(f.unfreeze) > 0):
+                raise ConfigError(
+                    "finetune.unfreeze", f"must be 'all' or a positive number of top blocks; got {f.unfreeze!r}"
+                )
+            if not f.head_epochs < t.epochs:
+                raise ConfigError(
+                    "finetune.head_epochs", f"must be in [0, train.epochs={t.epochs}); got {f.head_epochs}"
+                )
+        if not self.model_dir:
+            raise ConfigError("model_dir", "must name a directory")
+        if not self.export.dir:
+            raise ConfigError("export.dir", "must name a directory")
+        return self
+
+    def validation_split(self) -> str | float:
+        """``data.validation`` read: "none", "test" or the held-out fraction of the train split."""
+        value = self.data.validation
+        if value in ("none", "test"):
+            return value
+        try:
+            fraction = float(value)
+        except ValueError:
+            fraction = math.nan
+        if not 0 < fraction < 1:
+            raise ConfigError("data.validation", f"must be 'none', 'test' or a fraction in (0, 1); got {value!r}")
+        return fraction
+
+
+def _validate_types(obj, prefix: str) -> None:
+    """Every field holds a value of its declared type (configs built in Python skip ``coerce``)."""
+    for name, t in _fields(type(obj)).items():
+        value = getattr(obj, name)
+        if dataclasses.is_dataclass(t):
+            _validate_types(value, f"{prefix}{name}.")
+            continue
+        setattr(obj, name, coerce(t, value, prefix + name))
+
+
+def _at_least(value: int, minimum: int, where: str) -> None:
+    if value < minimum:
+        kind = "positive" if minimum == 1 else "non-negative"
+        raise ConfigError(where, f"must be a {kind} integer; got {value!r}")
+
+
+def _positive(value: float, where: str) -> None:
+    if not value > 0:  # also refuses NaN
+        raise ConfigError(where, f"must be a positive number; got {value!r}")
+
+
+def _one_of(value, allowed, where: str) -> None:
+    if value not in allowed:
+        raise ConfigError(where, f"must be one of {', '.join(map(str, allowed))}; got {value!r}")
+
+
+def _check_schedule(t: TrainConfig) -> None:
+    """Boundaries matter to the step schedule only; warmup to step and cosine."""
+    if t.schedule == "step":
+        if not t.lr_boundaries:
+            raise ConfigError("train.lr_boundaries", "the step schedule needs boundary epochs")
+        for b in t.lr_boundaries:
+            if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b):
+                raise ConfigError("train.lr_boundaries", f"boundaries are epochs (numbers); got {b!r}")
+        beyond = [b for b in t.lr_boundaries if not t.warmup_epochs < b < t.epochs]
+        if beyond:
+            scaled = [round(b * t.epochs / max(t.lr_boundaries) * 0.75, 2) for b in t.lr_boundaries]
+            raise ConfigError(
+                "train.lr_boundaries",
+                f"boundary at epoch {beyond[0]} is beyond the run's {t.epochs} "
+                f"epochs (after a warmup of {t.warmup_epochs}); give boundaries inside the run, e.g. "
+                f"--set=train.lr_boundaries={json.dumps(scaled)}",
+            )
+    if t.schedule in ("step", "cosine") and not t.warmup_epochs < t.epochs:
+        raise ConfigError(
+            "train.warmup_epochs", f"a warmup of {t.warmup_epochs} epochs does not fit the run's {t.epochs} epochs"
+        )
+
 
 def _fields(cls) -> dict:
     hints = typing.get_type_hints(cls)
@@ -164,21 +332,35 @@ def coerce(t, value, where: str):
                 if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
                     raise ValueError(value)
                 return value.lower() in ("true", "1", "yes")
+            if value not in (True, False):  # 0 and 1 compare equal to False and True
+                raise ValueError(value)
             return bool(value)
         if origin is int:
-            if isinstance(value, float) and not value.is_integer():
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError(value)
             return int(value)
         if origin is float:
+            if isinstance(value, bool) or not math.isfinite(float(value)):
+                raise ConfigError(where, f"must be a finite number; got {value!r}")
             return float(value)
         if origin is str:
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise ValueError(value)
             return str(value)
         if origin is list:
             if isinstance(value, str):
                 value = json.loads(value) if value.startswith("[") else [v for v in value.split(",") if v]
-            return list(value)
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(value)
+            (item,) = typing.get_args(t) or (None,)
+            return [coerce(item, v, where) for v in value] if item is not None else list(value)
         if origin is dict:
-            return dict(json.loads(value) if isinstance(value, str) else value)
+            value = json.loads(value) if isinstance(value, str) else value
+            if not isinstance(value, dict):
+                raise ValueError(value)
+            return dict(value)
+    except ConfigError:
+        raise
     except (TypeError, ValueError, json.JSONDecodeError):
         raise ConfigError(where, f"cannot read {value!r} as {getattr(origin, '__name__', origin)}") from None
     return value

@@ -16,12 +16,9 @@ import os
 
 import tensorflow as tf
 
-from kcnn.training.config import ConfigError
+from kcnn.training.config import RESOLVERS, STRATEGIES, ConfigError
 
 __all__ = ["STRATEGIES", "RESOLVERS", "check_strategy", "make_strategy", "is_chief", "worker_index"]
-
-STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
-RESOLVERS = ("tf_config", "slurm")
 
 
 def _mirrored_devices() -> list[str]:

@@ -22,6 +22,7 @@ __all__ = [
     "freeze_backbone",
     "unfreeze",
     "load_backbone_weights",
+    "check_backbone_weights",
     "check_unfreeze",
 ]
 
@@ -78,11 +79,22 @@ def unfreeze(model: keras.Model, which: str = "all") -> list[str]:
     return [b for b in order if b in chosen]
 
 
-def load_backbone_weights(model: keras.Model, path: str) -> None:
-    """Load a ``.weights.h5`` file of the same network; a head of another size is skipped."""
+def check_backbone_weights(model: keras.Model, path: str) -> None:
+    """ValueError unless the ``.weights.h5`` file at ``path`` holds weights for every layer of
+    ``model`` but the head (a head of another class count is what fine-tuning replaces)."""
+    from kcnn.models._base import first_mismatch
+
     if not os.path.isfile(path) or not path.endswith(".weights.h5"):
-        raise ConfigError("finetune.weights", f"{path}: expected an existing .weights.h5 file or 'imagenet'")
+        raise ValueError(f"{path}: expected an existing .weights.h5 file or 'imagenet'")
+    if (mismatch := first_mismatch(model, path, skip=HEAD_LAYERS)) is not None:
+        raise ValueError(f"{path} does not cover the {model.name} backbone: {mismatch}")
+
+
+def load_backbone_weights(model: keras.Model, path: str) -> None:
+    """Load a ``.weights.h5`` file of the same network, checked by :func:`check_backbone_weights`
+    first (ConfigError naming finetune.weights); the head is skipped when its size differs."""
     try:
-        model.load_weights(path, skip_mismatch=True)
-    except Exception as err:  # noqa: BLE001 - Keras raises several types for a foreign file
-        raise ConfigError("finetune.weights", f"{path} does not fit {model.name}: {err}") from None
+        check_backbone_weights(model, path)
+    except ValueError as err:
+        raise ConfigError("finetune.weights", str(err)) from None
+    model.load_weights(path, skip_mismatch=True)

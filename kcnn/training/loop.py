@@ -6,10 +6,21 @@ single-device, mirrored and multi-worker runs numerically the same computation:
 per-replica losses are averaged over the *global* batch and Keras' optimizer
 all-reduces (sums) the gradients.
 
+``steps_per_execution`` training steps run inside one graph call (as Keras' own
+``fit(steps_per_execution=...)``): the metrics are summed on the device and read by the
+host once per call, since a host read after every step is what limits small models on a
+GPU. The call stops at the first step whose loss is not finite, so a NaN or inf loss
+still raises :class:`NonFiniteLoss` naming that step, before any checkpoint after it.
+
+A model with auxiliary classifiers (GoogLeNet's training model: outputs ``[main, aux1,
+aux2]``) trains on the weighted sum of the outputs' losses (``loss_weights``); accuracy is
+the main output's. Evaluation masks padding examples (an all-zero one-hot label, or a
+negative sparse label), so every replica of every worker can be given full batches.
+
 Loss scaling for mixed_float16 goes through ``optimizer.scale_loss`` (a
-``keras.optimizers.LossScaleOptimizer`` scales, unscales and skips non-finite steps);
-a non-finite loss stops the run with :class:`NonFiniteLoss`. ``l2`` adds the coupled
-penalty ``l2/2 * sum(w**2)`` over kernels (gradient += l2 * w), the papers' weight decay.
+``keras.optimizers.LossScaleOptimizer`` scales, unscales and skips non-finite steps).
+``l2`` adds the coupled penalty ``l2/2 * sum(w**2)`` over kernels (gradient += l2 * w),
+the papers' weight decay.
 """
 
 from __future__ import annotations
@@ -21,10 +32,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["TrainLoop", "NonFiniteLoss", "EpochResult"]
-
+__all__ = ["TrainLoop", "NonFiniteLoss", "EpochResult", "PAD_LABEL"]
 
 NO_L2 = ("bias", "gamma", "beta")  # the coupled L2 penalty covers kernels, not biases or normalization
+PAD_LABEL = -1  # the label of the examples evaluation pads with; masked out of every metric
 
 
 class NonFiniteLoss(RuntimeError):
@@ -40,7 +51,8 @@ class TrainLoop:
 
     ``loss`` is a Keras loss with ``reduction=None`` taking probabilities; labels are
     turned into one-hot targets unless ``sparse_labels`` (labels that already are
-    one-hot or soft, e.g. from mixup, pass through).
+    one-hot or soft, e.g. from mixup, pass through). ``loss_weights``: one weight per
+    model output (default: a single output, weight 1).
     """
 
     def __init__(
@@ -55,6 +67,8 @@ class TrainLoop:
         sparse_labels: bool = False,
         jit_compile: bool = False,
         l2: float = 0.0,
+        loss_weights: tuple = (1.0,),
+        steps_per_execution: int = 1,
     ):
         self.model = model
         self.optimizer = optimizer
@@ -64,12 +78,24 @@ class TrainLoop:
         self.global_batch_size = global_batch_size
         self.sparse_labels = sparse_labels
         self.l2 = l2
+        self.loss_weights = tuple(float(w) for w in loss_weights)
+        self.steps_per_execution = int(steps_per_execution)
         self._decayed = [v for v in model.trainable_variables if not v.path.endswith(NO_L2)]
         replica_train = tf.function(self._replica_train, jit_compile=jit_compile)
         replica_eval = tf.function(self._replica_eval, jit_compile=jit_compile)
-        self._train_step = tf.function(
-            lambda it: self._reduce(strategy.run(replica_train, args=next(it))), reduce_retracing=True
-        )
+
+        def train_steps(iterator, steps):
+            """Up to ``steps`` steps; stops after the first non-finite loss. Returns the sums and steps run."""
+            totals = {k: tf.constant(0.0) for k in ("loss_sum", "correct", "count")}
+            done, finite = tf.constant(0), tf.constant(True)
+            while tf.logical_and(done < steps, finite):  # no branch around strategy.run: merge_call forbids it
+                out = self._reduce(strategy.run(replica_train, args=next(iterator)))
+                finite = tf.math.is_finite(out["loss_sum"])
+                totals = {k: totals[k] + out[k] for k in totals}
+                done += 1
+            return {**totals, "steps": done, "finite": finite}
+
+        self._train_steps = tf.function(train_steps, reduce_retracing=True)
         self._eval_step = tf.function(
             lambda batch: self._reduce(strategy.run(replica_eval, args=batch)), reduce_retracing=True
         )
@@ -81,39 +107,55 @@ class TrainLoop:
             return labels
         return tf.one_hot(tf.cast(labels, tf.int32), self.num_classes)
 
-    def _correct(self, labels, probs):
-        truth = labels if labels.shape.rank == 1 else tf.argmax(labels, axis=-1)
-        return tf.reduce_sum(tf.cast(tf.equal(tf.cast(truth, tf.int64), tf.argmax(probs, axis=-1)), tf.float32))
+    @staticmethod
+    def _truth(labels):
+        return tf.cast(labels if labels.shape.rank == 1 else tf.argmax(labels, axis=-1), tf.int64)
+
+    @staticmethod
+    def _mask(labels):
+        """1 for real examples, 0 for evaluation padding (PAD_LABEL, or an all-zero target row)."""
+        if labels.shape.rank == 1:
+            return tf.cast(labels >= 0, tf.float32)
+        return tf.cast(tf.reduce_sum(tf.cast(labels, tf.float32), axis=-1) > 0, tf.float32)
+
+    def _outputs(self, images, training: bool) -> list:
+        outputs = self.model(images, training=training)
+        return [tf.cast(o, tf.float32) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
 
     def _replica_train(self, images, labels):
         targets = self._targets(labels)
         with tf.GradientTape() as tape:
-            probs = tf.cast(self.model(images, training=True), tf.float32)
-            loss = tf.nn.compute_average_loss(self.loss(targets, probs), global_batch_size=self.global_batch_size)
+            outputs = self._outputs(images, training=True)
+            loss = tf.add_n(
+                [
+                    w * tf.nn.compute_average_loss(self.loss(targets, o), global_batch_size=self.global_batch_size)
+                    for w, o in zip(self.loss_weights, outputs)
+                ]
+            )
             penalties = [tf.cast(v, tf.float32) for v in self.model.losses]
             if self.l2 and self._decayed:
-                penalties.append(
-                    0.5 * self.l2 * tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in self._decayed])
-                )
+                squares = tf.add_n([tf.reduce_sum(tf.square(tf.cast(v, tf.float32))) for v in self._decayed])
+                penalties.append(0.5 * self.l2 * squares)
             if penalties:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(penalties))
             scaled = self.optimizer.scale_loss(loss)
         variables = self.model.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
+        correct = tf.reduce_sum(tf.cast(tf.equal(self._truth(labels), tf.argmax(outputs[0], axis=-1)), tf.float32))
         batch = tf.cast(tf.shape(images)[0], tf.float32)
-        return {"loss_sum": loss * self.global_batch_size, "correct": self._correct(labels, probs), "count": batch}
+        return {"loss_sum": loss * self.global_batch_size, "correct": correct, "count": batch}
 
     def _replica_eval(self, images, labels):
-        targets = self._targets(labels)
-        probs = tf.cast(self.model(images, training=False), tf.float32)
-        truth = labels if labels.shape.rank == 1 else tf.argmax(labels, axis=-1)
+        probs = self._outputs(images, training=False)[0]
+        mask, truth, predicted = self._mask(labels), self._truth(labels), tf.argmax(probs, axis=-1)
         confusion = tf.math.confusion_matrix(
-            tf.cast(truth, tf.int64), tf.argmax(probs, axis=-1), num_classes=self.num_classes, dtype=tf.float32
+            tf.maximum(truth, 0), predicted, num_classes=self.num_classes, weights=mask, dtype=tf.float32
         )
+        targets = self._targets(tf.maximum(labels, 0) if labels.shape.rank == 1 else labels)
         return {
-            "loss_sum": tf.reduce_sum(self.loss(targets, probs)),
-            "correct": self._correct(labels, probs),
-            "count": tf.cast(tf.shape(images)[0], tf.float32),
+            "loss_sum": tf.reduce_sum(self.loss(targets, probs) * mask),
+            "correct": tf.reduce_sum(tf.cast(tf.equal(truth, predicted), tf.float32) * mask),
+            "count": tf.reduce_sum(mask),
             "confusion": confusion,
         }
 
@@ -145,39 +187,48 @@ class TrainLoop:
         *,
         first_step: int = 0,
         on_step: Callable | None = None,
+        sync_every: int = 0,
         progress: keras.utils.Progbar | None = None,
     ) -> EpochResult:
         """Run ``steps - first_step`` training steps over the distributed ``dataset``.
 
-        ``on_step(step)`` runs after each step (checkpoints); a NaN/inf loss raises
-        NonFiniteLoss before ``on_step`` sees that step.
+        Steps run ``steps_per_execution`` at a time; a call also ends at every multiple of
+        ``sync_every`` (checkpoint steps), where ``on_step(step)`` runs once the steps up to
+        it are known to be finite. A NaN/inf loss raises NonFiniteLoss naming its step.
         """
         iterator = iter(dataset)
         loss_sum = correct = count = 0.0
-        for step in range(first_step, steps):
-            out = self._train_step(iterator)
-            step_loss = float(out["loss_sum"]) / max(float(out["count"]), 1.0)
-            if not math.isfinite(step_loss):
-                raise NonFiniteLoss(f"training loss is {step_loss} at step {step + 1} of the epoch")
+        step = first_step
+        while step < steps:
+            chunk = min(self.steps_per_execution, steps - step)
+            if sync_every:
+                chunk = min(chunk, sync_every - step % sync_every)
+            out = {k: v.numpy() for k, v in self._train_steps(iterator, tf.constant(chunk)).items()}
+            step += int(out["steps"])
+            if not out["finite"]:
+                step_loss = float(out["loss_sum"])
+                raise NonFiniteLoss(
+                    f"training loss is {step_loss if math.isnan(step_loss) else 'infinite'} at step {step} of the epoch"
+                )
             loss_sum += float(out["loss_sum"])
             correct += float(out["correct"])
             count += float(out["count"])
             if progress is not None:
-                progress.update(step + 1, [("loss", loss_sum / count), ("accuracy", correct / count)])
+                progress.update(step, [("loss", loss_sum / count), ("accuracy", correct / count)])
             if on_step is not None:
-                on_step(step + 1)
+                on_step(step)
         count = max(count, 1.0)
         return EpochResult(loss=loss_sum / count, accuracy=correct / count)
 
     def evaluate(self, dataset) -> EpochResult:
-        """Loss, accuracy and confusion matrix over a distributed dataset."""
+        """Loss, accuracy and confusion matrix over a distributed dataset (padding masked out)."""
         totals = None
         for batch in dataset:
             out = {k: v.numpy() for k, v in self._eval_step(batch).items()}
             totals = out if totals is None else {k: totals[k] + out[k] for k in totals}
-        if totals is None:
+        if totals is None or not totals["count"]:
             raise ValueError("evaluation dataset is empty")
-        n = max(float(totals["count"]), 1.0)
+        n = float(totals["count"])
         return EpochResult(
             loss=float(totals["loss_sum"]) / n,
             accuracy=float(totals["correct"]) / n,

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import keras
 
-__all__ = ["LOSSES", "SOFT_TARGET_LOSSES", "make_loss"]
+from kcnn.training.config import LOSSES, SOFT_TARGET_LOSSES
 
-LOSSES = ("cross_entropy", "sparse_cross_entropy", "mse", "l1", "huber")
-SOFT_TARGET_LOSSES = ("cross_entropy", "mse", "l1", "huber")
+__all__ = ["LOSSES", "SOFT_TARGET_LOSSES", "make_loss"]
 
 
 def make_loss(name: str, *, label_smoothing: float = 0.0, huber_delta: float = 1.0) -> keras.losses.Loss:

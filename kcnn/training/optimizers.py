@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import keras
 
+from kcnn.training.config import OPTIMIZERS
+
 __all__ = ["OPTIMIZERS", "make_optimizer", "NO_DECAY"]
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 NO_DECAY = ("bias", "gamma", "beta")  # variable names weight decay skips: biases and normalization
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import keras
 
-__all__ = ["PRECISIONS", "resolve_precision", "cpu_supports_bfloat16", "precision_warning"]
+from kcnn.training.config import PRECISIONS
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
+__all__ = ["PRECISIONS", "resolve_precision", "cpu_supports_bfloat16", "precision_warning"]
 
 
 def cpu_supports_bfloat16(cpuinfo_path: str = "/proc/cpuinfo") -> bool:

@@ -17,11 +17,9 @@ import math
 import keras
 from keras import ops
 
-from kcnn.training.config import ConfigError
+from kcnn.training.config import SCHEDULES
 
-__all__ = ["SCHEDULES", "make_schedule", "OneCycle", "check_schedule"]
-
-SCHEDULES = ("constant", "step", "cosine", "onecycle")
+__all__ = ["SCHEDULES", "make_schedule", "OneCycle"]
 
 
 @keras.saving.register_keras_serializable(package="kcnn")
@@ -64,21 +62,6 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
-def check_schedule(name: str, *, epochs: int, boundaries=(), warmup_epochs: float = 0.0) -> None:
-    """Raise ConfigError (naming the train.* field) for an unknown schedule or boundaries outside the run."""
-    if name not in SCHEDULES:
-        raise ConfigError("train.schedule", f"must be one of {', '.join(SCHEDULES)}; got {name!r}")
-    if name == "step" and not boundaries:
-        raise ConfigError("train.lr_boundaries", "the step schedule needs boundary epochs")
-    for b in boundaries:
-        if not float(warmup_epochs) < float(b) < epochs:
-            raise ConfigError("train.lr_boundaries", f"boundary at epoch {b} is beyond the run's {epochs} epochs")
-    if not 0 <= float(warmup_epochs) < epochs:
-        raise ConfigError(
-            "train.warmup_epochs", f"a warmup of {warmup_epochs} epochs does not fit the run's {epochs} epochs"
-        )
-
-
 def make_schedule(
     name: str,
     learning_rate: float,
@@ -89,8 +72,12 @@ def make_schedule(
     decay_factor: float = 0.1,
     warmup_epochs: float = 0.0,
 ):
-    """A Keras learning-rate (schedule) for ``name``; the float itself for ``constant``."""
-    check_schedule(name, epochs=epochs, boundaries=boundaries, warmup_epochs=warmup_epochs)
+    """A Keras learning-rate (schedule) for ``name``; the float itself for ``constant``.
+
+    The values are checked by ``ExperimentConfig.validate`` (boundaries inside the run, ...).
+    """
+    if name not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {name!r}")
     total = steps_per_epoch * epochs
     if name == "constant":
         return learning_rate

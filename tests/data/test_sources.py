@@ -1,6 +1,7 @@
 import gzip
 import logging
 import os
+import re
 import shutil
 
 import numpy as np
@@ -65,6 +66,7 @@ def test_search_order_is_data_dir_then_env_then_system(tmp_path, monkeypatch, no
 def test_fallback_to_tfds_says_where_it_looked(tmp_path, monkeypatch, caplog, no_tfds):
     monkeypatch.setenv("KCNN_DATA_DIR", str(tmp_path / "env"))
     monkeypatch.setattr(sources, "SYSTEM_DATA_DIR", str(tmp_path / "system"))
+    (tmp_path / "mine").mkdir()
     with caplog.at_level(logging.WARNING, logger="kcnn.data"), pytest.raises(ConnectionError):
         kdata.load("kmnist", "train", data_dir=str(tmp_path / "mine"))
     assert no_tfds == ["kmnist"]
@@ -99,8 +101,11 @@ def test_image_folders(tmp_path):
     assert examples[0][0].dtype == np.uint8 and int(examples[-1][0][0, 0, 0]) == 200
     test, tinfo = kdata.load("folder", "test", data_dir=str(tmp_path), image_size=(6, 5), with_info=True)
     assert tinfo.num_examples == 4 and next(iter(test))[0].shape == (6, 5, 3)
-    with pytest.raises(ValueError, match="data_dir must be a directory"):
+    with pytest.raises(kdata.DataArgumentError, match="missing does not exist") as err:
         kdata.load("folder", "train", data_dir=str(tmp_path / "missing"))
+    assert err.value.argument == "data_dir"
+    with pytest.raises(kdata.DataArgumentError, match="unknown split 'tset'; splits: train, test, validation"):
+        kdata.load("folder", "tset", data_dir=str(tmp_path))
 
 
 def test_synthetic_is_deterministic_and_learnable():
@@ -128,11 +133,57 @@ def test_describe_reads_no_data_and_rejects_unknown_names():
         kdata.describe("no_such_set")
 
 
-def test_tfds_catalog_names_go_through_tfds_load():
+def test_tfds_catalog_names_go_through_tfds_load(monkeypatch):
     import tensorflow_datasets as tfds
 
+    monkeypatch.setattr(sources, "_network_reachable", lambda timeout=3.0: True)  # "downloadable": the mock serves it
     with tfds.testing.mock_data(num_examples=5):
         ds, info = kdata.load("cifar10", "train", with_info=True)
         examples = list(ds.as_numpy_iterator())
     assert len(examples) == 5 and examples[0][0].shape == (32, 32, 3) and examples[0][0].dtype == np.uint8
     assert info.num_classes == 10 and "tensorflow-datasets" in info.source
+
+
+def test_describe_counts_idx_examples_from_the_headers():
+    assert kdata.describe("fashion_mnist", "train").num_examples == 60_000
+    assert kdata.describe("fashion_mnist", "train[:10%]").num_examples == 6_000
+    assert kdata.describe("fashion_mnist", "test[9000:]").num_examples == 1_000
+
+
+@pytest.mark.parametrize(
+    "name, split, words",
+    [
+        (
+            "fashion_mnist",
+            "trian[:2000]",
+            "fashion_mnist has no split 'trian' (did you mean 'train'?); its splits: train, test",
+        ),
+        ("fashion_mnist", "validation", "its splits: train, test"),
+        ("synthetic", "tran", "synthetic has no split 'tran'"),
+    ],
+)
+def test_unknown_split_names_are_refused(name, split, words):
+    for call in (kdata.describe, kdata.load):
+        with pytest.raises(kdata.DataArgumentError, match=re.escape(words)) as err:
+            call(name, split)
+        assert err.value.argument == "split"
+
+
+def test_a_given_data_dir_must_exist(tmp_path):
+    with pytest.raises(kdata.DataArgumentError, match="nowhere does not exist") as err:
+        kdata.load("fashion_mnist", "train", data_dir=str(tmp_path / "nowhere"))
+    assert err.value.argument == "data_dir"
+
+
+def test_offline_tfds_fails_at_once_naming_the_places_searched(monkeypatch, tmp_path):
+    monkeypatch.setattr(sources, "_network_reachable", lambda timeout=3.0: False)
+    monkeypatch.setenv("KCNN_DATA_DIR", str(tmp_path))
+    with pytest.raises(kdata.DataArgumentError, match="there is no network") as err:
+        kdata.describe("kmnist", "train")
+    assert str(tmp_path / "kmnist") in str(err.value) and err.value.argument == "name"
+
+
+def test_unknown_names_list_the_closest_not_the_catalog():
+    with pytest.raises(kdata.DataArgumentError) as err:
+        kdata.load("fashon_mnist")
+    assert "closest: fashion_mnist" in str(err.value) and len(str(err.value)) < 300

@@ -2,7 +2,7 @@
 
 Each run is trained once per test session into the session's temporary directory; a
 second request of the same run finds it finished there (kcnn-train resumes finished runs
-as "already complete"), so tests/export and tests/experiments share one training each.
+as "already complete"), so tests/export and tests/cli share one training each.
 """
 
 from __future__ import annotations

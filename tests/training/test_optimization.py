@@ -4,10 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from kcnn.training import ConfigError
 from kcnn.training.losses import make_loss
 from kcnn.training.optimizers import make_optimizer
-from kcnn.training.schedules import OneCycle, check_schedule, make_schedule
+from kcnn.training.schedules import OneCycle, make_schedule
 
 
 def lr(schedule, step):
@@ -36,22 +35,6 @@ def test_one_cycle_rises_then_anneals_and_serializes():
     assert values[-1] < 1e-3 and all(a >= b for a, b in zip(values[peak:], values[peak + 1 :]))
     again = OneCycle.from_config(s.get_config())
     assert lr(again, 57) == pytest.approx(values[57])
-
-
-@pytest.mark.parametrize(
-    "kwargs, field",
-    [
-        (dict(name="linear", epochs=5), "train.schedule"),
-        (dict(name="step", epochs=5), "train.lr_boundaries"),
-        (dict(name="step", epochs=5, boundaries=[6]), "train.lr_boundaries"),
-        (dict(name="cosine", epochs=5, warmup_epochs=5), "train.warmup_epochs"),
-    ],
-)
-def test_schedule_mistakes_name_the_field(kwargs, field):
-    name = kwargs.pop("name")
-    with pytest.raises(ConfigError) as err:
-        check_schedule(name, **kwargs)
-    assert err.value.field == field
 
 
 def test_sgd_with_nesterov_weight_decay_and_clipping():

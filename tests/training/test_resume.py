@@ -25,7 +25,7 @@ def command(model_dir):
     return [
         sys.executable,
         "-m",
-        "experiments.train",
+        "kcnn.cli.train",
         "--model=lenet5_modern",
         "--dataset=fashion_mnist",
         "--set=data.train_split=train[:3200]",
@@ -77,7 +77,7 @@ def test_kill_minus_nine_then_rerun_ends_with_the_uninterrupted_weights(tmp_path
     resumed = run(tmp_path / "killed")
     out, _ = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, out[-2000:]
-    assert "kcnn: resuming" in out
+    assert "kcnn-train: resuming" in out
     for a, b in zip(final_weights(tmp_path / "straight"), final_weights(tmp_path / "killed")):
         np.testing.assert_array_equal(a, b)
     history = json.loads((tmp_path / "killed" / "history.json").read_text())

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from kcnn.training import ConfigError, ExperimentConfig, plan, train
-from kcnn.training import trainer as trainer_module
+from kcnn.training import run as run_module
 
 pytestmark = [pytest.mark.tf_only, pytest.mark.xdist_group("trainer")]
 
@@ -25,7 +25,7 @@ def small_config(model_dir, **train) -> ExperimentConfig:
                 "normalization": "mean",
             },
             "train": {"epochs": 2, "batch_size": 64, "learning_rate": 0.002, "seed": 1, **train},
-            "export": {"formats": ["savedmodel", "tflite"]},
+            "export": {"formats": ["savedmodel", "tflite"], "dir": str(os.path.join(model_dir, os.pardir, "exports"))},
             "model_dir": str(model_dir),
         }
     )
@@ -56,20 +56,22 @@ def test_the_run_writes_every_artifact(finished_run):
         "confusion_matrix.png",
         "model.keras",
         "results.json",
-        "export/saved_model.pb",
-        "export/model_float32.tflite",
-        "export/labels.txt",
-        "export/export.json",
-        "export/report.md",
+        ".kcnn-run",
     ):
         assert os.path.isfile(os.path.join(root, name)), name
+    export = results["artifacts"]["export"]
+    assert export == os.path.abspath(os.path.join(config.export.dir, "lenet5_modern", "1"))
+    for name in ("saved_model.pb", "model_float32.tflite", "labels.txt", "export.json", "report.md"):
+        assert os.path.isfile(os.path.join(export, name)), name
+        assert os.stat(os.path.join(export, name)).st_mode & 0o044 == 0o044, f"{name} is not readable by others"
+    assert os.stat(export).st_mode & 0o055 == 0o055 and os.stat(os.path.join(root, "model.keras")).st_mode & 0o044
     with open(os.path.join(root, "config.json")) as f:
         assert json.load(f) == config.to_dict()
     with open(os.path.join(root, "history.json")) as f:
         history = json.load(f)
     assert history["epoch"] == [1, 2] and len(history["val_accuracy"]) == 2
     assert open(os.path.join(root, "history.csv")).readline().startswith("epoch,")
-    assert not [n for n in os.listdir(root) if n.startswith(".")], "temporary files left behind"
+    assert [n for n in os.listdir(root) if n.startswith(".")] == [".kcnn-run"], "temporary files left behind"
 
 
 def test_exports_match_the_keras_model(finished_run):
@@ -89,7 +91,7 @@ def test_the_saved_model_holds_the_training_mean(finished_run):
 
 def test_rerunning_a_finished_run_returns_its_results(finished_run, monkeypatch):
     config, results = finished_run
-    monkeypatch.setattr(trainer_module, "_split_datasets", lambda *a: pytest.fail("trained again"))
+    monkeypatch.setattr(run_module, "split_datasets", lambda *a: pytest.fail("trained again"))
     again = train(config, verbose=0)
     assert again["already_complete"] and again["test_accuracy"] == results["test_accuracy"]
 
@@ -128,3 +130,35 @@ def test_plan_derives_the_input_shape(fashion_mnist_dir):
     config.data.channels = 3
     p = plan(config)
     assert p.image_shape == (32, 32, 3) and p.validation == 0.1 and p.dataset.num_classes == 10
+
+
+def test_train_leaves_keras_global_state_as_it_found_it(tmp_path, fashion_mnist_dir):
+    """A notebook user's dtype policy and session survive a run that trained under another policy."""
+    config = small_config(tmp_path / "policy", epochs=1)
+    config.data.train_split, config.data.validation, config.export.formats = "train[:640]", "none", []
+    config.train.precision = "mixed_bfloat16"
+    keras.config.set_dtype_policy("float32")
+    before = keras.layers.Dense(3)  # the session is fresh (conftest): the first "dense"
+    results = train(config, verbose=0)
+    assert results["precision"] == "mixed_bfloat16"
+    assert keras.config.dtype_policy().name == "float32"
+    assert before.name == "dense" and keras.layers.Dense(3).name != "dense"  # names go on: no clear_session
+
+
+def test_a_non_finite_loss_names_its_step_and_keeps_no_checkpoint_after_it(tmp_path, fashion_mnist_dir):
+    from kcnn.training.loop import NonFiniteLoss
+
+    config = small_config(tmp_path / "nan", epochs=1)
+    config.data.train_split, config.data.validation, config.export.formats = "train[:1280]", "none", []
+    config.train.optimizer, config.train.learning_rate, config.train.momentum = "sgd", 1e6, 0.0
+    config.train.checkpoint_every, config.train.steps_per_execution = 4, 8
+    with pytest.raises(NonFiniteLoss, match=r"at step \d+ of the epoch; stopped, the last good checkpoint"):
+        train(config, verbose=0)
+    import tensorflow as tf
+
+    latest = tf.train.latest_checkpoint(str(tmp_path / "nan" / "checkpoints" / "train"))
+    if latest is not None:  # a checkpoint before the first non-finite step holds finite weights only
+        reader = tf.train.load_checkpoint(latest)
+        for name, dtype in reader.get_variable_to_dtype_map().items():
+            if dtype.is_floating:
+                assert np.all(np.isfinite(reader.get_tensor(name))), name

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from experiments import predict as cli
 from kcnn import data as kdata
 from kcnn import export as kexport
+from kcnn.cli import predict as cli
 from kcnn.export import formats, source
-from tests.experiments.runner import invoke_runner
+from tests.cli.runner import invoke_runner
 from tests.export.runs import trained_run
 
 pytestmark = [pytest.mark.tf_only, pytest.mark.xdist_group("predict_cli")]
@@ -113,8 +113,8 @@ def test_bad_images_get_one_line_each_and_the_rest_are_predicted(capsys, export_
         ([], "--model: required"),
         (["--model={d}/nothing.tflite"], "--model: {d}/nothing.tflite: no such file or directory"),
         (["--model={d}/labels.txt"], "--model: {d}/labels.txt: not a SavedModel directory, .tflite or .onnx file"),
-        (["--model={d}/broken.tflite"], "--model: {d}/broken.tflite: cannot load"),
-        (["--model={d}", "--top_k=0"], "--top_k: must be at least 1"),
+        (["--model={d}/broken.tflite"], "--model: {d}/broken.tflite: not a TFLite model (no TFL3 file identifier)"),
+        (["--model={d}", "--top_k=0"], "--top_k: 0 is not a positive integer"),
         (["--model={d}", "--top_k=x"], "--top_k: cannot read 'x'"),
     ],
 )
@@ -138,7 +138,7 @@ def test_console_script_exit_status(export_dir, images):
         [
             sys.executable,
             "-m",
-            "experiments.predict",
+            "kcnn.cli.predict",
             f"--model={export_dir[0] / 'model_float32.tflite'}",
             paths[2],
             bad["missing"],

@@ -9,8 +9,8 @@ import keras
 import pytest
 
 import kcnn
-from experiments import export as cli
-from tests.experiments.runner import invoke_runner
+from kcnn.cli import export as cli
+from tests.cli.runner import invoke_runner
 from tests.export.runs import trained_run
 
 pytestmark = [pytest.mark.tf_only, pytest.mark.xdist_group("export_cli")]
@@ -25,6 +25,7 @@ def invoke(capsys, *argv):
 def keras_files(tmp_path_factory):
     root = tmp_path_factory.mktemp("keras_files")
     kcnn.create_model("lenet5_modern").save(root / "lenet.keras")
+    kcnn.create_model("lenet5_modern", classes=5).save(root / "five.keras")
     inputs = keras.Input((28, 28, 1))
     keras.Model(inputs, keras.layers.Lambda(lambda x: x[:, 0, 0, :] * 0)(inputs)).save(root / "lambda.keras")
     (root / "three.txt").write_text("a\nb\nc\n")
@@ -66,13 +67,13 @@ def lenet_run(tmp_path_factory, fashion_mnist_dir):
             "three.txt has 3 classes but the model has 10 outputs",
         ),
         (
-            ["--keras={k}/lenet.keras", "--dataset=emnist_letters"],
+            ["--keras={k}/five.keras", "--dataset=fashion_mnist"],
             "--dataset",
-            "dataset emnist_letters has 26 classes but the model has 10 outputs",
+            "dataset fashion_mnist has 10 classes but the model has 5 outputs",
         ),
-        (["--keras={k}/lenet.keras", "--calibration_examples=0"], "--calibration_examples", "at least 1"),
+        (["--keras={k}/lenet.keras", "--calibration_examples=0"], "--calibration_examples", "not a positive integer"),
         (["--keras={k}/lenet.keras", "--verify_examples=many"], "--verify_examples", "cannot read 'many'"),
-        (["--keras={k}/lenet.keras", "--version=-1"], "--version", "at least 0"),
+        (["--keras={k}/lenet.keras", "--version=-1"], "--version", "not a non-negative integer"),
         (["--keras={k}/lenet.keras", "--name=../up"], "--name", "an export name must be"),
         (["--model_dir={k}/empty_run"], "--model_dir", "has no model.keras: not a finished kcnn-train run"),
         (["--model_dir={k}/no_run"], "--model_dir", "no_run: no such directory"),
@@ -163,7 +164,7 @@ def test_console_script_exit_status(tmp_path):
     """The runner as a process: status 2 and one line on stderr."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(
-        [sys.executable, "-m", "experiments.export", "--keras=/no/such.keras", f"--output={tmp_path / 'o'}"],
+        [sys.executable, "-m", "kcnn.cli.export", "--keras=/no/such.keras", f"--output={tmp_path / 'o'}"],
         capture_output=True,
         text=True,
         env=env,

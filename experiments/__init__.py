@@ -1,1 +1,0 @@
-"""Command-line runners over the kcnn library: train, evaluate, export, predict."""
