@@ -40,6 +40,7 @@ from kcnn.models.efficientnet import (
 from kcnn.models.googlenet import googlenet, googlenet_bn
 from kcnn.models.lenet import lenet, lenet5, lenet5_modern
 from kcnn.models.mobilenet import mobilenet, mobilenet_050, mobilenetv2, mobilenetv2_035, mobilenetv2_140
+from kcnn.models.notes import notes_cnn, notes_inception_cnn, notes_residual_cnn, notes_tf1_cnn
 from kcnn.models.resnet import (
     resnet,
     resnet18,
@@ -89,6 +90,10 @@ __all__ = [
     "mobilenetv2",
     "mobilenetv2_035",
     "mobilenetv2_140",
+    "notes_cnn",
+    "notes_inception_cnn",
+    "notes_residual_cnn",
+    "notes_tf1_cnn",
     "resnet",
     "resnet18",
     "resnet34",
