@@ -143,15 +143,20 @@ def verify_tflite(path: str) -> None:
 
 
 def tflite_interpreter(path: str, num_threads: int = 1):
+    """LiteRT's interpreter (TF's deprecated one without ai-edge-litert). ``KCNN_TFLITE_REFERENCE_KERNELS=1``
+    runs the reference kernels instead of the optimized ones and XNNPACK: the same arithmetic on every
+    CPU, to find thresholds that hold only on some (AVX-512 VNNI int8 kernels round differently)."""
+    reference = os.environ.get("KCNN_TFLITE_REFERENCE_KERNELS") == "1"
     try:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter, OpResolverType
     except ImportError:
         import tensorflow as tf
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return tf.lite.Interpreter(model_path=path, num_threads=num_threads)
-    return Interpreter(model_path=path, num_threads=num_threads)
+        Interpreter, OpResolverType = tf.lite.Interpreter, tf.lite.experimental.OpResolverType
+    resolver = OpResolverType.BUILTIN_REF if reference else OpResolverType.AUTO
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Interpreter(model_path=path, num_threads=num_threads, experimental_op_resolver_type=resolver)
 
 
 def _quantization(detail) -> tuple[float, int] | None:

@@ -289,13 +289,13 @@ def _check_schedule(t: TrainConfig) -> None:
             scaled = [round(b * t.epochs / max(t.lr_boundaries) * 0.75, 2) for b in t.lr_boundaries]
             raise ConfigError(
                 "train.lr_boundaries",
-                f"boundary at epoch {beyond[0]} is beyond the run's {t.epochs} "
-                f"epochs (after a warmup of {t.warmup_epochs}); give boundaries inside the run, e.g. "
+                f"boundary at epoch {beyond[0]:g} is beyond the run's {t.epochs} "
+                f"epochs (after a warmup of {t.warmup_epochs:g}); give boundaries inside the run, e.g. "
                 f"--set=train.lr_boundaries={json.dumps(scaled)}",
             )
     if t.schedule in ("step", "cosine") and not t.warmup_epochs < t.epochs:
         raise ConfigError(
-            "train.warmup_epochs", f"a warmup of {t.warmup_epochs} epochs does not fit the run's {t.epochs} epochs"
+            "train.warmup_epochs", f"a warmup of {t.warmup_epochs:g} epochs does not fit the run's {t.epochs} epochs"
         )
 
 

@@ -12,6 +12,9 @@ host once per call, since a host read after every step is what limits small mode
 GPU. The call stops at the first step whose loss is not finite, so a NaN or inf loss
 still raises :class:`NonFiniteLoss` naming that step, before any checkpoint after it.
 
+The task (kcnn.training.tasks) says what a unit is: an example for classification, a pixel
+for segmentation (accuracy and the confusion matrix count units; the loss is per example).
+
 A model with auxiliary classifiers (GoogLeNet's training model: outputs ``[main, aux1,
 aux2]``) trains on the weighted sum of the outputs' losses (``loss_weights``); accuracy is
 the main output's. Evaluation masks padding examples (an all-zero one-hot label, or a
@@ -32,6 +35,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kcnn.training.tasks import Classification
+
 __all__ = ["TrainLoop", "NonFiniteLoss", "EpochResult", "PAD_LABEL"]
 
 NO_L2 = ("bias", "gamma", "beta")  # the coupled L2 penalty covers kernels, not biases or normalization
@@ -43,7 +48,8 @@ class NonFiniteLoss(RuntimeError):
 
 
 class EpochResult(dict):
-    """Metrics of one pass: ``loss``, ``accuracy`` (and ``confusion`` for evaluation)."""
+    """Metrics of one pass: ``loss`` (per example), ``accuracy`` (per unit: example or pixel) and,
+    for evaluation, ``confusion`` (units)."""
 
 
 class TrainLoop:
@@ -51,7 +57,8 @@ class TrainLoop:
 
     ``loss`` is a Keras loss with ``reduction=None`` taking probabilities; labels are
     turned into one-hot targets unless ``sparse_labels`` (labels that already are
-    one-hot or soft, e.g. from mixup, pass through). ``loss_weights``: one weight per
+    one-hot or soft, e.g. from mixup, pass through). ``task`` replaces that classification
+    task by another (kcnn.training.tasks.Segmentation). ``loss_weights``: one weight per
     model output (default: a single output, weight 1).
     """
 
@@ -69,14 +76,14 @@ class TrainLoop:
         l2: float = 0.0,
         loss_weights: tuple = (1.0,),
         steps_per_execution: int = 1,
+        task=None,
     ):
         self.model = model
         self.optimizer = optimizer
-        self.loss = loss
+        self.task = task or Classification(loss, num_classes, sparse_labels=sparse_labels)
         self.strategy = strategy
         self.num_classes = num_classes
         self.global_batch_size = global_batch_size
-        self.sparse_labels = sparse_labels
         self.l2 = l2
         self.loss_weights = tuple(float(w) for w in loss_weights)
         self.steps_per_execution = int(steps_per_execution)
@@ -86,7 +93,7 @@ class TrainLoop:
 
         def train_steps(iterator, steps):
             """Up to ``steps`` steps; stops after the first non-finite loss. Returns the sums and steps run."""
-            totals = {k: tf.constant(0.0) for k in ("loss_sum", "correct", "count")}
+            totals = {k: tf.constant(0.0) for k in ("loss_sum", "correct", "count", "units")}
             done, finite = tf.constant(0), tf.constant(True)
             while tf.logical_and(done < steps, finite):  # no branch around strategy.run: merge_call forbids it
                 out = self._reduce(strategy.run(replica_train, args=next(iterator)))
@@ -102,33 +109,19 @@ class TrainLoop:
 
     # --- per replica ------------------------------------------------------------------
 
-    def _targets(self, labels):
-        if self.sparse_labels or labels.shape.rank == 2:
-            return labels
-        return tf.one_hot(tf.cast(labels, tf.int32), self.num_classes)
-
-    @staticmethod
-    def _truth(labels):
-        return tf.cast(labels if labels.shape.rank == 1 else tf.argmax(labels, axis=-1), tf.int64)
-
-    @staticmethod
-    def _mask(labels):
-        """1 for real examples, 0 for evaluation padding (PAD_LABEL, or an all-zero target row)."""
-        if labels.shape.rank == 1:
-            return tf.cast(labels >= 0, tf.float32)
-        return tf.cast(tf.reduce_sum(tf.cast(labels, tf.float32), axis=-1) > 0, tf.float32)
-
     def _outputs(self, images, training: bool) -> list:
         outputs = self.model(images, training=training)
         return [tf.cast(o, tf.float32) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
 
     def _replica_train(self, images, labels):
-        targets = self._targets(labels)
         with tf.GradientTape() as tape:
             outputs = self._outputs(images, training=True)
             loss = tf.add_n(
                 [
-                    w * tf.nn.compute_average_loss(self.loss(targets, o), global_batch_size=self.global_batch_size)
+                    w
+                    * tf.nn.compute_average_loss(
+                        self.task.example_loss(labels, o), global_batch_size=self.global_batch_size
+                    )
                     for w, o in zip(self.loss_weights, outputs)
                 ]
             )
@@ -141,21 +134,32 @@ class TrainLoop:
             scaled = self.optimizer.scale_loss(loss)
         variables = self.model.trainable_variables
         self.optimizer.apply_gradients(zip(tape.gradient(scaled, variables), variables))
-        correct = tf.reduce_sum(tf.cast(tf.equal(self._truth(labels), tf.argmax(outputs[0], axis=-1)), tf.float32))
+        truth, valid = self.task.units(labels)
+        correct = tf.reduce_sum(tf.cast(tf.equal(truth, tf.argmax(outputs[0], axis=-1)), tf.float32) * valid)
         batch = tf.cast(tf.shape(images)[0], tf.float32)
-        return {"loss_sum": loss * self.global_batch_size, "correct": correct, "count": batch}
+        return {
+            "loss_sum": loss * self.global_batch_size,
+            "correct": correct,
+            "count": batch,
+            "units": tf.reduce_sum(valid),
+        }
 
     def _replica_eval(self, images, labels):
         probs = self._outputs(images, training=False)[0]
-        mask, truth, predicted = self._mask(labels), self._truth(labels), tf.argmax(probs, axis=-1)
+        (truth, valid), predicted = self.task.units(labels), tf.argmax(probs, axis=-1)
         confusion = tf.math.confusion_matrix(
-            tf.maximum(truth, 0), predicted, num_classes=self.num_classes, weights=mask, dtype=tf.float32
+            tf.reshape(truth, [-1]),
+            tf.reshape(predicted, [-1]),
+            num_classes=self.num_classes,
+            weights=tf.reshape(valid, [-1]),
+            dtype=tf.float32,
         )
-        targets = self._targets(tf.maximum(labels, 0) if labels.shape.rank == 1 else labels)
+        examples = self.task.example_valid(labels)
         return {
-            "loss_sum": tf.reduce_sum(self.loss(targets, probs) * mask),
-            "correct": tf.reduce_sum(tf.cast(tf.equal(truth, predicted), tf.float32) * mask),
-            "count": tf.reduce_sum(mask),
+            "loss_sum": tf.reduce_sum(self.task.example_loss(labels, probs) * examples),
+            "correct": tf.reduce_sum(tf.cast(tf.equal(truth, predicted), tf.float32) * valid),
+            "count": tf.reduce_sum(examples),
+            "units": tf.reduce_sum(valid),
             "confusion": confusion,
         }
 
@@ -197,7 +201,7 @@ class TrainLoop:
         it are known to be finite. A NaN/inf loss raises NonFiniteLoss naming its step.
         """
         iterator = iter(dataset)
-        loss_sum = correct = count = 0.0
+        loss_sum = correct = count = units = 0.0
         step = first_step
         while step < steps:
             chunk = min(self.steps_per_execution, steps - step)
@@ -213,12 +217,12 @@ class TrainLoop:
             loss_sum += float(out["loss_sum"])
             correct += float(out["correct"])
             count += float(out["count"])
+            units += float(out["units"])
             if progress is not None:
-                progress.update(step, [("loss", loss_sum / count), ("accuracy", correct / count)])
+                progress.update(step, [("loss", loss_sum / count), ("accuracy", correct / max(units, 1.0))])
             if on_step is not None:
                 on_step(step)
-        count = max(count, 1.0)
-        return EpochResult(loss=loss_sum / count, accuracy=correct / count)
+        return EpochResult(loss=loss_sum / max(count, 1.0), accuracy=correct / max(units, 1.0))
 
     def evaluate(self, dataset) -> EpochResult:
         """Loss, accuracy and confusion matrix over a distributed dataset (padding masked out)."""
@@ -228,9 +232,8 @@ class TrainLoop:
             totals = out if totals is None else {k: totals[k] + out[k] for k in totals}
         if totals is None or not totals["count"]:
             raise ValueError("evaluation dataset is empty")
-        n = float(totals["count"])
         return EpochResult(
-            loss=float(totals["loss_sum"]) / n,
-            accuracy=float(totals["correct"]) / n,
+            loss=float(totals["loss_sum"]) / float(totals["count"]),
+            accuracy=float(totals["correct"]) / max(float(totals["units"]), 1.0),
             confusion=np.rint(totals["confusion"]).astype(np.int64),
         )
