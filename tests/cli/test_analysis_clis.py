@@ -178,6 +178,6 @@ def test_hessian_refuses_a_model_without_trainable_weights(capsys, tmp_path, run
     argv = (f"--keras={tmp_path / 'frozen.keras'}", "--dataset=fashion_mnist", "--split=test[:32]")
     code, out, err = invoke_runner(hessian_cli, "kcnn-hessian", capsys, *argv)
     assert code == 2 and err == [
-        f"kcnn-hessian: error: --keras: hessian: model 'lenet5_modern' has no trainable weights; "
+        "kcnn-hessian: error: --keras: hessian: model 'lenet5_modern' has no trainable weights; "
         "the Hessian is taken with respect to them"
     ]
