@@ -208,7 +208,7 @@ def test_dilating_mobilenetv2_replaces_its_explicit_padding():
     assert dilated.get_layer("out_relu").output.shape[1:3] == (4, 4)
     x = np.random.default_rng(0).uniform(-1, 1, (1, 64, 64, 3)).astype("float32")
     assert np.all(np.isfinite(keras.ops.convert_to_numpy(dilated(x))))
-    inputs = keras.Input((32, 32, 1))
+    inputs = keras.Input((64, 64, 1))
     x = inputs
     for i in range(4):
         x = keras.layers.Conv2D(2, 3, strides=2, padding="same", name=f"down{i}")(x)
