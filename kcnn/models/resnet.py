@@ -41,7 +41,7 @@ from keras import layers
 from kcnn.blocks.attention import check_attention
 from kcnn.blocks.conv import BN_EPSILON, conv_bn_act
 from kcnn.blocks.residual import residual_basic, residual_bottleneck, residual_preact_bottleneck
-from kcnn.models._base import dilated_with_file_weights, build_classifier, family_builder, tap
+from kcnn.models._base import build_classifier, dilated_with_file_weights, family_builder, tap
 from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 

@@ -23,7 +23,7 @@ from keras import layers
 
 from kcnn.blocks.plain import check_activation, check_choice, conv_act, fc_act, kernel_initializer_for
 from kcnn.layers import LocalResponseNormalization
-from kcnn.models._base import dilated_with_file_weights, build_classifier, family_builder, predictions, tap
+from kcnn.models._base import build_classifier, dilated_with_file_weights, family_builder, predictions, tap
 from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 

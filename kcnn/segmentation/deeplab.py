@@ -78,9 +78,7 @@ def _vgg16_atrous(inputs, *, pool5a: bool):
     return x
 
 
-def _finish(
-    body, *, name, output_stride, minimum, weights, input_tensor, input_shape, classes, classifier_activation
-):
+def _finish(body, *, name, output_stride, minimum, weights, input_tensor, input_shape, classes, classifier_activation):
     return build_segmenter(
         name=name,
         body=body,
@@ -365,7 +363,8 @@ def deeplabv3_resnet101(**kwargs):
     min_input=(32, 32, 3),
     params=13_361_013,
     params_source="arithmetic, 21 classes, trainable: MobileNetV2 without top 2,223,872 + ASPP on 1,280 channels "
-    "9,833,472 + low-level 1x1 (block_2_depthwise_relu, 144 -> 48) 7,008 + decoder 3x3 convs 700,928 and 590,336 + classifier 5,397",
+    "9,833,472 + low-level 1x1 (block_2_depthwise_relu, 144 -> 48) 7,008 + decoder 3x3 convs 700,928 and 590,336 "
+    "+ classifier 5,397",
     params_convention="trainable",
     tags=("segmentation",),
 )
