@@ -22,8 +22,13 @@ keeps the resolution the last poolings would have thrown away.
   the ASPP output upsampled, two 3x3 conv-BN-ReLU of 256, a 1x1 classifier.
 
 Logits are upsampled to the input by bilinear interpolation (as the papers do at test
-time); input sides must be multiples of the output stride. ResNet backbones default to
-torchvision's layout (v1.5: stride on the 3x3, no conv biases); ``backbone_kwargs`` overrides.
+time); input sides must be multiples of the output stride (and at least the backbone's
+minimum). ResNet backbones default to torchvision's layout (v1.5: stride on the 3x3, no conv
+biases); ``backbone_kwargs`` overrides. The output stride is the backbone's
+(:func:`kcnn.models.backbone`): ResNets and VGG are built dilated, other zoo networks
+(MobileNet, EfficientNet) rewritten by :func:`kcnn.models.backbone.dilate`. Features are the
+backbone's endpoints; ``deeplabv3plus_mobilenetv2`` takes its stride-4 features where the
+official model does (:data:`DEEPLAB_MOBILENETV2_TAPS`), which keeps its 144-channel width.
 Not built: multi-scale inputs (v2's MSC), v3's multi-grid, v3+'s aligned Xception.
 """
 
