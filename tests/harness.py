@@ -37,14 +37,18 @@ def small_shape(name: str) -> tuple:
     return info.min_input or info.input_shape
 
 
-def assert_min_input_is_the_builders_minimum(name: str) -> None:
-    """The model builds at ``model_info(name).min_input``; one pixel less is the builder's ValueError."""
+def assert_min_input_is_the_builders_minimum(name: str, built: keras.Model | None = None) -> None:
+    """The model builds at ``model_info(name).min_input``; one pixel less is the builder's ValueError.
+
+    ``built``: the model already built there (with ``classes=3``), to save building it twice.
+    """
     info = kcnn.model_info(name)
     assert info.min_input is not None, f"{name}: no min_input registered"
     height, width, channels = info.min_input
-    model = kcnn.create_model(name, input_shape=(height, width, channels), classes=3)
+    model = built or kcnn.create_model(name, input_shape=(height, width, channels), classes=3)
     assert model.input_shape[1:] == (height, width, channels)
-    keras.backend.clear_session()
+    if built is None:
+        keras.backend.clear_session()
     try:
         kcnn.create_model(name, input_shape=(height - 1, width, channels), classes=3)
     except ValueError as err:

@@ -20,6 +20,9 @@
   python tools/benchmark.py --mode=hessian --model=resnet20 --batch_size=128
   python tools/benchmark.py --mode=im2col
 
+  # a dilated backbone (output stride 8): AtrousConv2D against plain Conv2D, one training step
+  python tools/benchmark.py --mode=atrous --model=resnet50 --batch_size=2 --image_size=64,64 --repeats=3
+
 Training throughput is measured with ``model.fit`` over a fixed number of steps after
 a warm-up run that traces and compiles; each figure is the median of ``--repeats``.
 """
@@ -47,10 +50,11 @@ flags.DEFINE_list("image_size", None, "HEIGHT,WIDTH for synthetic data (default:
 flags.DEFINE_enum(
     "mode",
     "model",
-    ["model", "pipeline", "loop", "profile", "hessian", "im2col"],
+    ["model", "pipeline", "loop", "profile", "hessian", "im2col", "atrous"],
     "model: a model's throughput (see --dataset); pipeline: kcnn.data.make_pipeline alone, no model; "
     "loop: kcnn-train's training loop against Keras fit; "
-    "profile / hessian / im2col: kcnn.analysis (see tools/analysis_benchmarks.py)",
+    "profile / hessian / im2col: kcnn.analysis (see tools/analysis_benchmarks.py); "
+    "atrous: a dilated backbone's training step with AtrousConv2D against Conv2D (tools/atrous_benchmark.py)",
 )
 flags.DEFINE_list("steps_per_execution", ["1", "20"], "loop mode: the loop's steps per graph call to compare")
 flags.DEFINE_list("analysis_models", None, "profile mode: these models (default: every registered one)")
@@ -302,6 +306,10 @@ def main(argv):
         from tools import analysis_benchmarks
 
         getattr(analysis_benchmarks, FLAGS.mode)(FLAGS, machine())
+    elif FLAGS.mode == "atrous":
+        from tools import atrous_benchmark
+
+        atrous_benchmark.atrous(FLAGS, machine())
     elif FLAGS.mode == "pipeline":
         pipeline_only()
     elif FLAGS.mode == "loop":

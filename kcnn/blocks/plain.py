@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kcnn.blocks.conv import conv_class
 from kcnn.layers import Maxout
 
 __all__ = [
@@ -98,7 +99,7 @@ def conv_act(
             x = layers.ZeroPadding2D(padding, name=f"{name}_pad")(x)
         padding = "valid"
     inline = not batch_norm and pieces == 1
-    x = layers.Conv2D(
+    x = conv_class(dilation_rate)(
         filters * pieces,
         kernel_size,
         strides=strides,

@@ -21,6 +21,7 @@ from keras import layers
 __all__ = [
     "build_classifier",
     "check_weights_argument",
+    "dilated_with_file_weights",
     "family_builder",
     "tap",
     "resolve_input_shape",
@@ -55,6 +56,19 @@ def family_builder(builder: Callable) -> Callable:
         return builder(*args, **kwargs)
 
     return checked
+
+
+def dilated_with_file_weights(builder: Callable, args: dict) -> keras.Model:
+    """``builder(**args)`` with an ``output_stride`` and a ``weights`` file: the file holds the
+    undilated network's layers (plain Conv2D where the dilated one has AtrousConv2D, which a
+    ``.weights.h5`` file tells apart), so it loads there and is copied by layer name."""
+    kwargs = {k: args[k] for k in inspect.signature(builder).parameters if k in args}
+    source = builder(**{**kwargs, "output_stride": None})
+    model = builder(**{**kwargs, "weights": None})
+    for layer in model.layers:
+        if layer.weights:
+            layer.set_weights(source.get_layer(layer.name).get_weights())
+    return model
 
 
 def check_weights_argument(weights, include_top: bool, classes: int, classifier_activation, imagenet: bool):

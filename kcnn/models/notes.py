@@ -25,14 +25,15 @@ from keras import layers
 
 from kcnn.blocks.plain import ACTIVATIONS, KERNEL_INITIALIZERS, check_choice
 from kcnn.layers import Maxout
-from kcnn.models._base import build_classifier, predictions
+from kcnn.models._base import build_classifier, family_builder, predictions
 from kcnn.registry import register_model
 
 __all__ = ["notes_cnn", "notes_inception_cnn", "notes_residual_cnn", "notes_tf1_cnn"]
 
 _NOTE_002 = "CNN notes 002_23ecdafbb88563bd.txt (PyTorch MNIST lecture, B站 刘二大人)"
 _NOTE_004 = "CNN notes 004_23ce172ecea5798e.txt (TensorFlow 1 MNIST CNN)"
-_REG = dict(family="notes", input_shape=(28, 28, 1), params_convention="total")
+# min_input: two valid 5x5 convolutions and two 2x2 poolings (16 -> 12 -> 6 -> 2 -> 1), see _classifier.
+_REG = dict(family="notes", input_shape=(28, 28, 1), params_convention="total", min_input=(16, 16, 1))
 
 
 def _init(choice, fan_in: int, paper: str) -> dict:
@@ -105,6 +106,7 @@ def _classifier(name, features, top, *, include_top, weights, input_tensor, inpu
     params_source="arithmetic: conv1 1*10*25+10 = 260, conv2 10*20*25+20 = 5,020, fc 320*10+10 = 3,210",
     **_REG,
 )
+@family_builder
 def notes_cnn(
     include_top=True,
     weights=None,
@@ -187,6 +189,7 @@ def inception_a(x, *, init, reductions: bool = True, name: str):
     ),
     **_REG,
 )
+@family_builder
 def notes_inception_cnn(
     include_top=True,
     weights=None,
@@ -256,6 +259,7 @@ def residual_block(x, *, init, name: str):
     ),
     **_REG,
 )
+@family_builder
 def notes_residual_cnn(
     include_top=True,
     weights=None,
@@ -307,6 +311,7 @@ def notes_residual_cnn(
     ),
     **_REG,
 )
+@family_builder
 def notes_tf1_cnn(
     include_top=True,
     weights=None,

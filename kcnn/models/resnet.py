@@ -27,8 +27,11 @@ Endpoints (:func:`kcnn.models.endpoints`): ``P{k}`` is the last block's output a
 e.g. ResNet-50's ``conv2_block3_out``, ``conv3_block4_out``, ``conv4_block6_out``,
 ``conv5_block3_out`` (keras' names); v2 ``conv1_conv``, ``conv2_block{n-1}_out``, ...,
 ``post_relu`` (its strided blocks are the last of stages 2-4). ``stem="cifar"``: P0 (the
-stride-1 conv2 stage) to P3. ``output_stride=16`` makes conv5 stride 1 with dilation 2 (P1-P4,
-P4 = ``conv5_block3_out``); ``output_stride=8`` conv4 too, dilation 2 and 4 (P1-P3).
+stride-1 conv2 stage) to P3. ``output_stride=16`` makes conv5 stride 1 with dilation 2 (its
+P5 map at stride 16); ``output_stride=8`` conv4 too, dilation 2 and 4 (P4 and P5 at stride 8).
+The endpoints keep their names (:mod:`kcnn.models.backbone`); dilated 3x3 convolutions are
+:class:`kcnn.layers.AtrousConv2D`. A ``weights`` file loads into the undilated network first
+(its layers are plain Conv2D) and is copied by layer name.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ from keras import layers
 from kcnn.blocks.attention import check_attention
 from kcnn.blocks.conv import BN_EPSILON, conv_bn_act
 from kcnn.blocks.residual import residual_basic, residual_bottleneck, residual_preact_bottleneck
-from kcnn.models._base import build_classifier, family_builder, tap
+from kcnn.models._base import build_classifier, dilated_with_file_weights, family_builder, tap
 from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
@@ -249,15 +252,18 @@ def resnet(
     )
     imagenet = _imagenet_source(depth, version, knobs, weights)
     body_stride = 4 if stem == "imagenet" else 1
-    plan = dilated_plan(
-        block_plan(blocks, downsample=downsample), input_stride=body_stride, output_stride=output_stride
-    )
+    if output_stride is not None and weights not in (None, "imagenet"):
+        return dilated_with_file_weights(resnet, locals())
+    blocks_plan = block_plan(blocks, downsample=downsample)
+    plan = dilated_plan(blocks_plan, input_stride=body_stride, output_stride=output_stride)
+    # Endpoints name the stages by their stride in the undilated network (kcnn.models.backbone).
+    nominal = [stride for *_, stride in dilated_plan(blocks_plan, input_stride=body_stride)]
     endpoints = {}
 
     def features(x):
         x = resnet_stem(x, stem, use_bias=use_bias, preact=version == 2)
         tap(endpoints, "conv1_conv" if version == 2 else "conv1_relu", body_stride // 2 or 1)
-        for stage, block_name, strides, dilation, first_dilation, stride in plan:
+        for (stage, block_name, strides, dilation, first_dilation, _), stride in zip(plan, nominal):
             kwargs = dict(
                 strides=strides,
                 shortcut=shortcut,
@@ -284,7 +290,7 @@ def resnet(
             tap(endpoints, x, stride)
         if version == 2:
             x = layers.BatchNormalization(epsilon=BN_EPSILON, name="post_bn")(x)
-            x = tap(endpoints, layers.Activation("relu", name="post_relu")(x), plan[-1][-1])
+            x = tap(endpoints, layers.Activation("relu", name="post_relu")(x), nominal[-1])
         return x
 
     return build_classifier(

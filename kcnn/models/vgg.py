@@ -10,7 +10,8 @@ Endpoints (:func:`kcnn.models.endpoints`): ``P{k}`` is the last layer at stride 
 the last convolution of block k+1 (VGG-16: ``block1_conv2`` P0, ``block2_conv2`` P1,
 ``block3_conv3`` P2, ``block4_conv3`` P3, ``block5_conv3`` P4; ``_act`` with BatchNorm) and
 ``block5_pool`` P5. FCN's pool3 and pool4 taps are the layers ``block3_pool`` (stride 8) and
-``block4_pool`` (stride 16). With ``output_stride=16`` P4 is ``block5_pool``; with 8, P3.
+``block4_pool`` (stride 16). ``output_stride`` keeps the names (:mod:`kcnn.models.backbone`):
+at 16, block5_pool is a 3x3 stride-1 pooling and P5 is at stride 16; at 8, block4_pool too.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from keras import layers
 
 from kcnn.blocks.plain import check_activation, check_choice, conv_act, fc_act, kernel_initializer_for
 from kcnn.layers import LocalResponseNormalization
-from kcnn.models._base import build_classifier, family_builder, predictions, tap
+from kcnn.models._base import build_classifier, dilated_with_file_weights, family_builder, predictions, tap
 from kcnn.models.imagenet import ImagenetSource
 from kcnn.registry import register_model
 
@@ -129,6 +130,8 @@ def vgg(
             f"output_stride={output_stride} needs include_top=False: VGG's fc layers flatten the stride-32 "
             "pool5 map; Received: include_top=True"
         )
+    if output_stride is not None and weights not in (None, "imagenet"):
+        return dilated_with_file_weights(vgg, locals())
     spec = VGG_CONFIGS[config]
     endpoints = {}
     fc = tuple(int(units) for units in fc)
@@ -138,7 +141,7 @@ def vgg(
     act = dict(activation=activation, maxout_pieces=maxout_pieces, kernel_initializer=kinit)
 
     def features(x):
-        stride, dilation = 1, 1
+        stride, dilation = 1, 1  # stride: the undilated network's, which names the endpoints
         for b, convs in enumerate(spec.blocks, 1):
             for c, conv in enumerate(convs, 1):
                 filters, kernel = conv if isinstance(conv, tuple) else (conv, 3)
@@ -159,7 +162,7 @@ def vgg(
                 dilation *= 2
             else:
                 x = layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
-                stride *= 2
+            stride *= 2
             tap(endpoints, x, stride)
         return x
 

@@ -2,12 +2,16 @@
 
 Every builder takes keras.applications' arguments that apply (``weights``,
 ``input_tensor``, ``input_shape``, ``classes``, ``classifier_activation``, ``name``) plus
-``backbone`` / ``backbone_weights`` where the encoder is a zoo network, and returns a
+``backbone`` / ``backbone_weights`` / ``backbone_kwargs`` / ``backbone_taps`` where the
+encoder is a zoo network (its features are :func:`kcnn.models.endpoints`, built by
+:func:`kcnn.models.backbone` with DeepLab's ``output_stride``), and returns a
 model whose output is per-pixel class probabilities, shape (batch, H, W, classes), at the
 input resolution (U-Net with ``padding="valid"``: the paper's smaller centre). Models
 with an auxiliary head (``aux_head=True``, torchvision's layouts, tagged "aux_output")
 output ``[main, aux]``. Importing this package registers them in ``kcnn.registry`` with
-the tag "segmentation".
+the tag "segmentation"; each registered variant is one line over its family builder, so
+an unknown keyword is one TypeError naming it and the model, and ``min_input`` is the
+smallest input the builder accepts (one pixel less is its ValueError stating it).
 """
 
 from kcnn.segmentation.deeplab import (

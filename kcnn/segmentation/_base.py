@@ -18,7 +18,7 @@ from keras import layers
 
 from kcnn.models._base import load_weights_file
 
-__all__ = ["SizeRule", "multiple_of", "build_segmenter", "check_choice"]
+__all__ = ["SizeRule", "at_least", "multiple_of", "build_segmenter", "check_choice"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,9 +29,20 @@ class SizeRule:
     says: str
 
 
-def multiple_of(n: int, why: str = "") -> SizeRule:
-    examples = ", ".join(str(n * k) for k in (2, 7, 8, 16) if n * k >= 32)
-    return SizeRule(lambda size: size % n == 0 and size >= n, f"multiples of {n}{why} (e.g. {examples})")
+def multiple_of(n: int, why: str = "", *, minimum: int = 1) -> SizeRule:
+    """Sides that are multiples of ``n`` and at least ``minimum`` (rounded up to a multiple):
+    the error states the smallest, as registry ``min_input`` promises."""
+    least = max(n, -(-minimum // n) * n)
+    examples = ", ".join(str(n * k) for k in (2, 7, 8, 16) if n * k >= max(32, least))
+    return SizeRule(
+        lambda size: size % n == 0 and size >= least,
+        f"multiples of {n}{why}, at least {least}x{least} (e.g. {examples})",
+    )
+
+
+def at_least(n: int) -> SizeRule:
+    """Any side of ``n`` pixels or more."""
+    return SizeRule(lambda size: size >= n, f"at least {n}x{n}")
 
 
 def check_choice(value, allowed, arg: str) -> None:

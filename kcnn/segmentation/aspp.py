@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from keras import layers
 
+from kcnn.blocks.conv import conv_class
 from kcnn.layers import AtrousConv2D
 from kcnn.segmentation.layers import BroadcastToReference
 
@@ -28,7 +29,7 @@ BN = dict(epsilon=1e-5, momentum=0.9)  # torchvision's eps 1e-5, momentum 0.1
 
 def conv_bn_relu(x, filters: int, kernel_size: int = 1, *, dilation_rate: int = 1, name: str):
     """``{name}_conv`` (no bias; :class:`kcnn.layers.AtrousConv2D` when dilated) - ``{name}_bn`` - ``{name}_relu``."""
-    x = (AtrousConv2D if dilation_rate > 1 else layers.Conv2D)(
+    x = conv_class(dilation_rate)(
         filters, kernel_size, padding="same", dilation_rate=dilation_rate, use_bias=False, name=f"{name}_conv"
     )(x)
     x = layers.BatchNormalization(**BN, name=f"{name}_bn")(x)

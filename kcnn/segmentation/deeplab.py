@@ -22,8 +22,13 @@ keeps the resolution the last poolings would have thrown away.
   the ASPP output upsampled, two 3x3 conv-BN-ReLU of 256, a 1x1 classifier.
 
 Logits are upsampled to the input by bilinear interpolation (as the papers do at test
-time); input sides must be multiples of the output stride. ResNet backbones default to
-torchvision's layout (v1.5: stride on the 3x3, no conv biases); ``backbone_kwargs`` overrides.
+time); input sides must be multiples of the output stride (and at least the backbone's
+minimum). ResNet backbones default to torchvision's layout (v1.5: stride on the 3x3, no conv
+biases); ``backbone_kwargs`` overrides. The output stride is the backbone's
+(:func:`kcnn.models.backbone`): ResNets and VGG are built dilated, other zoo networks
+(MobileNet, EfficientNet) rewritten by :func:`kcnn.models.backbone.dilate`. Features are the
+backbone's endpoints; ``deeplabv3plus_mobilenetv2`` takes its stride-4 features where the
+official model does (:data:`DEEPLAB_MOBILENETV2_TAPS`), which keeps its 144-channel width.
 Not built: multi-scale inputs (v2's MSC), v3's multi-grid, v3+'s aligned Xception.
 """
 
@@ -34,13 +39,14 @@ import re
 from keras import layers
 
 from kcnn.layers import AtrousConv2D
+from kcnn.models._base import family_builder
 from kcnn.registry import register_model
 from kcnn.segmentation._base import build_segmenter, check_choice, multiple_of
 from kcnn.segmentation.aspp import aspp, aspp_sum, conv_bn_relu
-from kcnn.segmentation.backbones import backbone_endpoints, load_vgg_conv_weights, vgg_block
+from kcnn.segmentation.backbones import backbone_endpoints, backbone_min_size, load_vgg_conv_weights, vgg_block
 from kcnn.segmentation.fcn import TORCHVISION_RESNET, fcn_head
 
-__all__ = ["DEEPLAB_V1_FC6", "deeplabv1", "deeplabv2", "deeplabv3", "deeplabv3plus"]
+__all__ = ["DEEPLAB_V1_FC6", "DEEPLAB_MOBILENETV2_TAPS", "deeplabv1", "deeplabv2", "deeplabv3", "deeplabv3plus"]
 
 _V1 = "Chen et al. 2015, Semantic image segmentation with deep convolutional nets and fully connected CRFs"
 _V2 = "Chen et al. 2017, DeepLab: semantic image segmentation with deep convolutional nets, atrous convolution"
@@ -50,6 +56,10 @@ _V3PLUS = "Chen et al. 2018, Encoder-decoder with atrous separable convolution f
 DEEPLAB_V1_FC6 = {"largefov": (3, 12, 1024), "7x7": (7, 4, 4096), "4x4": (4, 4, 4096)}
 HEADS = ("paper", "torchvision")
 MSRA_RESNET = dict(stride_on="1x1", use_bias=False)
+# The official DeepLab v3+ over MobileNetV2 (tensorflow/models research/deeplab) takes its stride-4
+# features from layer_4/depthwise_output, keras' block_2_depthwise_relu: 144 channels where the
+# endpoint P2 (block_2_add) has 24, so its 1x1 reduction to 48 has 6,912 weights, not 1,152.
+DEEPLAB_MOBILENETV2_TAPS = {"P2": "block_2_depthwise_relu"}
 
 
 def _resnet_kwargs(backbone, given, default):
@@ -73,7 +83,7 @@ def _vgg16_atrous(inputs, *, pool5a: bool):
     return x
 
 
-def _finish(body, *, name, output_stride, weights, input_tensor, input_shape, classes, classifier_activation):
+def _finish(body, *, name, output_stride, minimum, weights, input_tensor, input_shape, classes, classifier_activation):
     return build_segmenter(
         name=name,
         body=body,
@@ -82,7 +92,7 @@ def _finish(body, *, name, output_stride, weights, input_tensor, input_shape, cl
         input_shape=input_shape,
         classes=classes,
         classifier_activation=classifier_activation,
-        size_rule=multiple_of(output_stride, f" (output stride {output_stride})"),
+        size_rule=multiple_of(output_stride, f" (output stride {output_stride})", minimum=minimum),
     )
 
 
@@ -91,12 +101,13 @@ def _finish(body, *, name, output_stride, weights, input_tensor, input_shape, cl
     family="deeplab",
     paper=f"{_V1}; DeepLab-LargeFOV",
     input_shape=(512, 512, 3),
-    min_input=(32, 32, 3),
+    min_input=(8, 8, 3),
     params=20_505_429,
     params_source="arithmetic, 21 classes: VGG-16 convs 14,714,688 + fc6 4,719,616 + fc7 1,049,600 + fc8 21,525 "
     "(Table 2: 20.5M; fc6='7x7' gives 134,346,581 = 134.3M, '4x4' 65,140,565 = 65.1M)",
     tags=("segmentation",),
 )
+@family_builder
 def deeplabv1(
     weights=None,
     input_tensor=None,
@@ -121,7 +132,7 @@ def deeplabv1(
         x = layers.Dropout(dropout, name="fc7_dropout")(x)
         return _upsample(layers.Conv2D(classes, 1, name="fc8")(x), 8, "upsample")
 
-    model = _finish(body, name=name, output_stride=8, **_common(locals()))
+    model = _finish(body, name=name, output_stride=8, minimum=8, **_common(locals()))
     if backbone_weights is not None:
         load_vgg_conv_weights(model, backbone_weights)
     return model
@@ -144,6 +155,7 @@ def _common(args):
     params_convention="trainable",
     tags=("segmentation",),
 )
+@family_builder
 def deeplabv2(
     weights=None,
     input_tensor=None,
@@ -155,6 +167,7 @@ def deeplabv2(
     atrous_rates=(6, 12, 18, 24),
     backbone_weights=None,
     backbone_kwargs=None,
+    backbone_taps=None,
 ):
     """DeepLab v2 with ASPP (see the module docstring); output stride 8. ``backbone``:
     "resnet101" (the paper's), another zoo name, or "vgg16" (v1's trunk, 1024-filter branches)."""
@@ -166,12 +179,19 @@ def deeplabv2(
             x = aspp_sum(x, classes, atrous_rates, branch_filters=1024)
         else:
             x = backbone_endpoints(
-                backbone, inputs, levels=("P5",), output_stride=8, weights=backbone_weights, backbone_kwargs=kwargs
+                backbone,
+                inputs,
+                levels=("P5",),
+                output_stride=8,
+                weights=backbone_weights,
+                backbone_kwargs=kwargs,
+                taps=backbone_taps,
             )["P5"]
             x = aspp_sum(x, classes, atrous_rates)
         return _upsample(x, 8, "upsample")
 
-    model = _finish(body, name=name, output_stride=8, **_common(locals()))
+    minimum = 8 if backbone == "vgg16" else backbone_min_size(backbone)
+    model = _finish(body, name=name, output_stride=8, minimum=minimum, **_common(locals()))
     if backbone == "vgg16" and backbone_weights is not None:
         load_vgg_conv_weights(model, backbone_weights)
     return model
@@ -193,6 +213,7 @@ def _v3_rates(atrous_rates, output_stride):
     params_convention="trainable",
     tags=("segmentation",),
 )
+@family_builder
 def deeplabv3(
     weights=None,
     input_tensor=None,
@@ -208,6 +229,7 @@ def deeplabv3(
     dropout=None,
     backbone_weights=None,
     backbone_kwargs=None,
+    backbone_taps=None,
 ):
     """DeepLab v3: ``backbone`` at ``output_stride`` 16 or 8, ASPP at ``atrous_rates``
     (default 6/12/18 at 16, 12/24/36 at 8), then ``head`` "paper" (1x1 classifier;
@@ -228,6 +250,7 @@ def deeplabv3(
             output_stride=output_stride,
             weights=backbone_weights,
             backbone_kwargs=kwargs,
+            taps=backbone_taps,
         )
         x = aspp(taps["P5"], 256, rates, dropout=dropout)
         if head == "torchvision":
@@ -239,7 +262,8 @@ def deeplabv3(
             outputs.append(fcn_head(taps["P4"], classes, name="aux_head"))
         return [_upsample(o, output_stride, f"{o.name}_upsample") for o in outputs]
 
-    return _finish(body, name=name, output_stride=output_stride, **_common(locals()))
+    minimum = backbone_min_size(backbone)
+    return _finish(body, name=name, output_stride=output_stride, minimum=minimum, **_common(locals()))
 
 
 @register_model(
@@ -254,6 +278,7 @@ def deeplabv3(
     params_convention="trainable",
     tags=("segmentation",),
 )
+@family_builder
 def deeplabv3plus(
     weights=None,
     input_tensor=None,
@@ -269,10 +294,12 @@ def deeplabv3plus(
     dropout=0.1,
     backbone_weights=None,
     backbone_kwargs=None,
+    backbone_taps=None,
 ):
     """DeepLab v3+: v3's encoder (``backbone`` at ``output_stride``, ASPP) and the decoder:
     P2 (stride 4) -> 1x1 conv-BN-ReLU to ``low_level_filters``, concatenated with the ASPP
-    output upsampled to stride 4, two 3x3 conv-BN-ReLU of ``decoder_filters``, 1x1 classifier, x4."""
+    output upsampled to stride 4, two 3x3 conv-BN-ReLU of ``decoder_filters``, 1x1 classifier, x4.
+    ``backbone_taps``: layer names replacing endpoints, e.g. :data:`DEEPLAB_MOBILENETV2_TAPS`."""
     check_choice(output_stride, (8, 16), "output_stride")
     kwargs = _resnet_kwargs(backbone, backbone_kwargs, TORCHVISION_RESNET)
     rates = _v3_rates(atrous_rates, output_stride)
@@ -285,6 +312,7 @@ def deeplabv3plus(
             output_stride=output_stride,
             weights=backbone_weights,
             backbone_kwargs=kwargs,
+            taps=backbone_taps,
         )
         x = aspp(taps["P5"], 256, rates, dropout=dropout)
         x = _upsample(x, output_stride // 4, "decoder_upsample")
@@ -294,9 +322,11 @@ def deeplabv3plus(
         x = conv_bn_relu(x, decoder_filters, 3, name="decoder_conv2")
         return _upsample(layers.Conv2D(classes, 1, name="logits")(x), 4, "upsample")
 
-    return _finish(body, name=name, output_stride=output_stride, **_common(locals()))
+    minimum = backbone_min_size(backbone)
+    return _finish(body, name=name, output_stride=output_stride, minimum=minimum, **_common(locals()))
 
 
+_TORCHVISION_LAYOUT = dict(output_stride=8, head="torchvision", aux_head=True)
 _TORCHVISION = dict(
     family="deeplab",
     input_shape=(520, 520, 3),
@@ -313,18 +343,9 @@ _TORCHVISION = dict(
     params_source="torchvision deeplabv3_resnet50 (COCO_WITH_VOC_LABELS_V1 num_params, aux head included)",
     **_TORCHVISION,
 )
-def deeplabv3_resnet50(
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    classes=21,
-    classifier_activation="softmax",
-    name="deeplabv3_resnet50",
-    aux_head=True,
-    backbone_weights=None,
-):
+def deeplabv3_resnet50(**kwargs):
     """torchvision's deeplabv3_resnet50 layout: outputs [main, aux] unless ``aux_head=False``."""
-    return deeplabv3(backbone="resnet50", output_stride=8, head="torchvision", **locals())
+    return deeplabv3(**{**_TORCHVISION_LAYOUT, "backbone": "resnet50", "name": "deeplabv3_resnet50", **kwargs})
 
 
 @register_model(
@@ -334,18 +355,9 @@ def deeplabv3_resnet50(
     params_source="torchvision deeplabv3_resnet101 (COCO_WITH_VOC_LABELS_V1 num_params, aux head included)",
     **_TORCHVISION,
 )
-def deeplabv3_resnet101(
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    classes=21,
-    classifier_activation="softmax",
-    name="deeplabv3_resnet101",
-    aux_head=True,
-    backbone_weights=None,
-):
+def deeplabv3_resnet101(**kwargs):
     """torchvision's deeplabv3_resnet101 layout: outputs [main, aux] unless ``aux_head=False``."""
-    return deeplabv3(backbone="resnet101", output_stride=8, head="torchvision", **locals())
+    return deeplabv3(**{**_TORCHVISION_LAYOUT, "backbone": "resnet101", "name": "deeplabv3_resnet101", **kwargs})
 
 
 @register_model(
@@ -356,19 +368,14 @@ def deeplabv3_resnet101(
     min_input=(32, 32, 3),
     params=13_361_013,
     params_source="arithmetic, 21 classes, trainable: MobileNetV2 without top 2,223,872 + ASPP on 1,280 channels "
-    "9,833,472 + low-level 1x1 (144 -> 48) 7,008 + decoder 3x3 convs 700,928 and 590,336 + classifier 5,397",
+    "9,833,472 + low-level 1x1 (block_2_depthwise_relu, 144 -> 48) 7,008 + decoder 3x3 convs 700,928 and 590,336 "
+    "+ classifier 5,397",
     params_convention="trainable",
     tags=("segmentation",),
 )
-def deeplabv3plus_mobilenetv2(
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    classes=21,
-    classifier_activation="softmax",
-    name="deeplabv3plus_mobilenetv2",
-    output_stride=16,
-    backbone_weights=None,
-):
-    """DeepLab v3+ over MobileNetV2: low-level features block_3_expand_relu (stride 4), ASPP on out_relu."""
-    return deeplabv3plus(backbone="mobilenetv2", **locals())
+def deeplabv3plus_mobilenetv2(**kwargs):
+    """DeepLab v3+ over MobileNetV2 (alpha 1, dilated to output stride 16 by
+    :func:`kcnn.models.backbone.dilate`): ASPP on out_relu (P5), low-level features from
+    block_2_depthwise_relu as the official model (:data:`DEEPLAB_MOBILENETV2_TAPS`)."""
+    kwargs = {"backbone_taps": DEEPLAB_MOBILENETV2_TAPS, "name": "deeplabv3plus_mobilenetv2", **kwargs}
+    return deeplabv3plus(**{"backbone": "mobilenetv2", **kwargs})

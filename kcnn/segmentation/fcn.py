@@ -27,9 +27,10 @@ import keras
 from keras import layers
 
 from kcnn.layers import CeilModeMaxPooling2D
+from kcnn.models._base import family_builder
 from kcnn.registry import register_model
-from kcnn.segmentation._base import SizeRule, build_segmenter, check_choice, multiple_of
-from kcnn.segmentation.backbones import backbone_endpoints, load_vgg_conv_weights, vgg_block
+from kcnn.segmentation._base import at_least, build_segmenter, check_choice, multiple_of
+from kcnn.segmentation.backbones import backbone_endpoints, backbone_min_size, load_vgg_conv_weights, vgg_block
 from kcnn.segmentation.layers import BilinearUpsampling, CropToReference
 
 __all__ = [
@@ -54,7 +55,6 @@ PADDINGS = ("same", "paper")
 _SKIP_OFFSET = {"P4": 5, "P3": 9}
 _FINAL_OFFSET = {"32s": 19, "16s": 27, "8s": 31}
 _SKIP_NAME = {"P4": "pool4", "P3": "pool3"}
-_ANY_SIZE = SizeRule(lambda size: size >= 1, "positive")
 
 
 def _upsample(x, factor: int, *, padding: str, trainable: bool, name: str):
@@ -86,6 +86,7 @@ def _vgg16_fc(inputs, padding: str, dropout: float) -> dict:
     return taps
 
 
+@family_builder
 def fcn(
     variant="8s",
     *,
@@ -98,15 +99,19 @@ def fcn(
     backbone="vgg16",
     backbone_weights=None,
     backbone_kwargs=None,
+    backbone_taps=None,
     padding="same",
     dropout=0.5,
 ):
     """FCN-``variant`` ("32s", "16s", "8s") over ``backbone``: "vgg16" is the paper's
     network (fc6/fc7 as convolutions, see the module docstring); another zoo name (e.g.
     "resnet50", "mobilenetv2") scores its P5 endpoint directly and fuses P4 / P3 the same
-    way. ``backbone_weights``: None, "imagenet" (keras.applications' VGG16, fc1/fc2
-    reshaped into fc6/fc7 as the paper's "convolutionalization"; another backbone's own
-    ImageNet weights) or a file. ``padding``: "same" or "paper" (VGG-16 only).
+    way (its endpoints :func:`kcnn.models.endpoints`, or the layers ``backbone_taps`` names
+    per level; ``backbone_kwargs``: its builder's knobs). ``backbone_weights``: None,
+    "imagenet" (keras.applications' VGG16, fc1/fc2 reshaped into fc6/fc7 as the paper's
+    "convolutionalization"; another backbone's own ImageNet weights) or a file.
+    ``padding``: "same" (sides multiples of 32, at least the backbone's minimum) or
+    "paper" (VGG-16 only; any side).
     """
     check_choice(variant, tuple(FCN_VARIANTS), "variant")
     check_choice(padding, PADDINGS, "padding")
@@ -124,7 +129,12 @@ def fcn(
             taps = _vgg16_fc(inputs, padding, dropout)
         else:
             taps = backbone_endpoints(
-                backbone, inputs, levels=("P5", *skips), weights=backbone_weights, backbone_kwargs=backbone_kwargs
+                backbone,
+                inputs,
+                levels=("P5", *skips),
+                weights=backbone_weights,
+                backbone_kwargs=backbone_kwargs,
+                taps=backbone_taps,
             )
         x = layers.Conv2D(classes, 1, kernel_initializer="zeros", name="score_fr")(taps["P5"])
         for level in skips:
@@ -146,7 +156,9 @@ def fcn(
         input_shape=input_shape,
         classes=classes,
         classifier_activation=classifier_activation,
-        size_rule=_ANY_SIZE if padding == "paper" else multiple_of(32, " with padding='same'"),
+        size_rule=at_least(1)
+        if padding == "paper"
+        else multiple_of(32, " with padding='same'", minimum=32 if paper_vgg else backbone_min_size(backbone)),
     )
     if paper_vgg and backbone_weights is not None:
         load_vgg16_classifier_weights(model, backbone_weights)
@@ -182,6 +194,7 @@ def fcn_head(x, classes: int, *, dropout: float = 0.1, name: str):
 TORCHVISION_RESNET = dict(stride_on="3x3", use_bias=False)
 
 
+@family_builder
 def fcn_torchvision(
     depth=50,
     *,
@@ -197,7 +210,8 @@ def fcn_torchvision(
     """torchvision's ``fcn_resnet{depth}``: ResNet-``depth`` (v1.5, no conv biases) dilated to
     output stride 8, :func:`fcn_head` on conv5 (2048 -> 512 -> classes), bilinear upsampling
     x8; ``aux_head``: the auxiliary FCN head on conv4 (1024 -> 256 -> classes), a second
-    output (torchvision trains it with loss weight 0.5). Input sides: multiples of 8."""
+    output (torchvision trains it with loss weight 0.5). Input sides: multiples of 8, at
+    least 32 (the ResNet's minimum)."""
 
     def body(inputs):
         taps = backbone_endpoints(
@@ -221,7 +235,7 @@ def fcn_torchvision(
         input_shape=input_shape,
         classes=classes,
         classifier_activation=classifier_activation,
-        size_rule=multiple_of(8, " (output stride 8)"),
+        size_rule=multiple_of(8, " (output stride 8)", minimum=backbone_min_size(f"resnet{depth}")),
     )
 
 
@@ -231,7 +245,7 @@ def _register(name, variant, params, source):
         family="fcn",
         paper=f"{_PAPER}, FCN-{variant} on VGG-16",
         input_shape=(512, 512, 3),
-        min_input=(64, 64, 3),
+        min_input=(32, 32, 3),
         params=params,
         params_source=source,
         params_convention="trainable",
@@ -245,19 +259,9 @@ _ARITHMETIC = (
 
 
 @_register("fcn32s", "32s", 134_346_581, _ARITHMETIC + "; the fixed 64x64 upscore32 (1,806,336) not counted")
-def fcn32s(
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    classes=21,
-    classifier_activation="softmax",
-    name="fcn32s",
-    backbone="vgg16",
-    backbone_weights=None,
-    padding="same",
-):
+def fcn32s(**kwargs):
     """FCN-32s on VGG-16 (see :func:`fcn`)."""
-    return fcn("32s", **locals())
+    return fcn("32s", **{"name": "fcn32s", **kwargs})
 
 
 @_register(
@@ -266,19 +270,9 @@ def fcn32s(
     134_364_410,
     _ARITHMETIC + " + score_pool4 10,773 + upscore_pool4 7,056; the fixed upscore16 (451,584) not counted",
 )
-def fcn16s(
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    classes=21,
-    classifier_activation="softmax",
-    name="fcn16s",
-    backbone="vgg16",
-    backbone_weights=None,
-    padding="same",
-):
+def fcn16s(**kwargs):
     """FCN-16s on VGG-16: pool4 fused at stride 16 (see :func:`fcn`)."""
-    return fcn("16s", **locals())
+    return fcn("16s", **{"name": "fcn16s", **kwargs})
 
 
 @_register(
@@ -288,25 +282,15 @@ def fcn16s(
     _ARITHMETIC + " + score_pool4 10,773 + upscore_pool4 7,056 + score_pool3 5,397 + upscore_pool3 7,056; "
     "the fixed upscore8 (112,896) not counted",
 )
-def fcn8s(
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    classes=21,
-    classifier_activation="softmax",
-    name="fcn8s",
-    backbone="vgg16",
-    backbone_weights=None,
-    padding="same",
-):
+def fcn8s(**kwargs):
     """FCN-8s on VGG-16: pool4 and pool3 fused (see :func:`fcn`)."""
-    return fcn("8s", **locals())
+    return fcn("8s", **{"name": "fcn8s", **kwargs})
 
 
 _TORCHVISION = dict(
     family="fcn",
     input_shape=(520, 520, 3),
-    min_input=(64, 64, 3),
+    min_input=(32, 32, 3),
     params_convention="trainable",
     tags=("segmentation", "aux_output"),
 )
@@ -319,18 +303,9 @@ _TORCHVISION = dict(
     params_source="torchvision fcn_resnet50 (COCO_WITH_VOC_LABELS_V1 num_params, aux head included)",
     **_TORCHVISION,
 )
-def fcn_resnet50(
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    classes=21,
-    classifier_activation="softmax",
-    name="fcn_resnet50",
-    aux_head=True,
-    backbone_weights=None,
-):
+def fcn_resnet50(**kwargs):
     """torchvision's fcn_resnet50 layout: outputs [main, aux] unless ``aux_head=False`` (:func:`fcn_torchvision`)."""
-    return fcn_torchvision(50, **locals())
+    return fcn_torchvision(50, **{"name": "fcn_resnet50", **kwargs})
 
 
 @register_model(
@@ -340,15 +315,6 @@ def fcn_resnet50(
     params_source="torchvision fcn_resnet101 (COCO_WITH_VOC_LABELS_V1 num_params, aux head included)",
     **_TORCHVISION,
 )
-def fcn_resnet101(
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    classes=21,
-    classifier_activation="softmax",
-    name="fcn_resnet101",
-    aux_head=True,
-    backbone_weights=None,
-):
+def fcn_resnet101(**kwargs):
     """torchvision's fcn_resnet101 layout (see :func:`fcn_torchvision`)."""
-    return fcn_torchvision(101, **locals())
+    return fcn_torchvision(101, **{"name": "fcn_resnet101", **kwargs})

@@ -23,9 +23,10 @@ from __future__ import annotations
 from keras import layers
 
 from kcnn.layers import MaxPoolingWithArgmax2D, MaxUnpooling2D
+from kcnn.models._base import family_builder
 from kcnn.models.vgg import VGG_CONFIGS
 from kcnn.registry import register_model
-from kcnn.segmentation._base import SizeRule, build_segmenter, check_choice
+from kcnn.segmentation._base import at_least, build_segmenter, check_choice
 from kcnn.segmentation.backbones import load_vgg_conv_weights, vgg_block
 
 __all__ = ["segnet"]
@@ -51,12 +52,13 @@ def _decoder_stage(x, block: int, widths: tuple, width_in: int, *, last: bool):
     family="segnet",
     paper=f"{_PAPER}; VGG-16-BN encoder, decoder as the authors' Caffe model",
     input_shape=(360, 480, 3),
-    min_input=(36, 44, 3),
+    min_input=(1, 1, 3),
     params=29_465_227,
     params_source="arithmetic, 11 classes (CamVid), count_params() with BN moving statistics; trainable "
     "29,449,355 (see kcnn.segmentation.segnet); the paper's 29.5M",
     tags=("segmentation",),
 )
+@family_builder
 def segnet(
     weights=None,
     input_tensor=None,
@@ -99,7 +101,7 @@ def segnet(
         input_shape=input_shape,
         classes=classes,
         classifier_activation=classifier_activation,
-        size_rule=SizeRule(lambda size: size >= 1, "positive"),
+        size_rule=at_least(1),
     )
     if backbone_weights is not None:
         load_vgg_conv_weights(model, backbone_weights, config=config)

@@ -19,17 +19,29 @@ from __future__ import annotations
 
 from keras import layers
 
+from kcnn.models._base import family_builder
 from kcnn.registry import register_model
 from kcnn.segmentation._base import SizeRule, build_segmenter, check_choice, multiple_of
-from kcnn.segmentation.backbones import backbone_endpoints, endpoint_names
+from kcnn.segmentation.backbones import backbone_endpoints, backbone_min_size
 from kcnn.segmentation.layers import CropToReference
 
-__all__ = ["UNET_FILTERS", "unet", "unet_paper", "unet_mobilenetv2", "unet_output_size"]
+__all__ = ["UNET_FILTERS", "UNET_MOBILENETV2_TAPS", "unet", "unet_paper", "unet_mobilenetv2", "unet_output_size"]
 
 _PAPER = "Ronneberger, Fischer & Brox 2015, U-Net: convolutional networks for biomedical image segmentation"
 UNET_FILTERS = (64, 128, 256, 512, 1024)
 DECODER_FILTERS = (256, 128, 64, 32, 16)
 PADDINGS = ("same", "valid")
+# TensorFlow's image segmentation tutorial (its U-Net over MobileNetV2) taps each stride where the
+# next stage's first block expands, not where the stage's last block ends (the endpoints
+# expanded_conv_project_BN, block_2_add, block_5_add, block_12_add: 16, 24, 32 and 96 channels);
+# its skips are 96, 144, 192 and 576 channels wide. Its bottom (block_16_project) is not taken:
+# kcnn's decoder starts from out_relu (P5), 1280 channels.
+UNET_MOBILENETV2_TAPS = {
+    "P1": "block_1_expand_relu",
+    "P2": "block_3_expand_relu",
+    "P3": "block_6_expand_relu",
+    "P4": "block_13_expand_relu",
+}
 _VALID_SIZES = SizeRule(
     lambda size: size >= 188 and (size - 124) % 16 == 0,
     "16k + 124 with k >= 4 for padding='valid' (e.g. 188, 252, 572; the output is 16k - 60: 572 -> 388)",
@@ -75,6 +87,7 @@ def _up(x, skip, filters, *, padding, batch_norm, name):
     return _double_conv(x, filters, padding=padding, batch_norm=batch_norm, name=name)
 
 
+@family_builder
 def unet(
     *,
     weights=None,
@@ -90,6 +103,7 @@ def unet(
     backbone=None,
     backbone_weights=None,
     backbone_kwargs=None,
+    backbone_taps=None,
     decoder_filters=DECODER_FILTERS,
 ):
     """U-Net. ``backbone=None``: the paper's encoder with ``filters`` per level (the
@@ -97,7 +111,9 @@ def unet(
     the module docstring), ``dropout`` after the bottom convolutions. ``backbone`` (a zoo
     name, e.g. "mobilenetv2", "resnet50", "vgg16"): its endpoints P1..P5 are the encoder,
     P5 the bottom, and five up-steps of ``decoder_filters`` widths return to full size
-    (concatenating P4..P1, and P0 where the backbone has one); sides multiples of 32.
+    (concatenating P4..P1, and P0 where the backbone has one; ``backbone_taps`` names other
+    layers per level, e.g. :data:`UNET_MOBILENETV2_TAPS`); sides multiples of 32, at least
+    the backbone's minimum.
     ``batch_norm``: BN between every decoder (and paper-encoder) convolution and its ReLU,
     not in the paper. The default input has 1 channel (the paper's) without a backbone, 3 with one.
     """
@@ -128,9 +144,13 @@ def unet(
                 "`decoder_filters` needs 5 widths (strides 16, 8, 4, 2, 1); "
                 f"Received: decoder_filters={decoder_filters}"
             )
-        levels = ("P1", "P2", "P3", "P4", "P5") + (("P0",) if "P0" in endpoint_names(backbone) else ())
         taps = backbone_endpoints(
-            backbone, inputs, levels=levels, weights=backbone_weights, backbone_kwargs=backbone_kwargs
+            backbone,
+            inputs,
+            levels=("P1", "P2", "P3", "P4", "P5"),
+            weights=backbone_weights,
+            backbone_kwargs=backbone_kwargs,
+            taps=backbone_taps,
         )
         x = taps["P5"]
         for level, width in zip(range(4, -1, -1), decoder_filters):
@@ -142,7 +162,7 @@ def unet(
         if padding == "valid" and len(filters) != 5:
             raise ValueError(f"padding='valid' is the paper's 5-level network; Received: filters={filters}")
     else:
-        rule = multiple_of(32)
+        rule = multiple_of(32, minimum=backbone_min_size(backbone))
     return build_segmenter(
         name=name,
         body=paper_body if backbone is None else backbone_body,
@@ -161,26 +181,15 @@ def unet(
     family="unet",
     paper=_PAPER,
     input_shape=(572, 572, 1),
-    min_input=(32, 32, 1),
+    min_input=(16, 16, 1),
     params=31_030_658,
     params_source="arithmetic over the paper's Fig. 1 (1 input channel, 2 classes): contracting path "
     "18,842,048, up-convolutions 2,786,240, expansive convolutions 9,402,240, final 1x1 130",
     tags=("segmentation",),
 )
-def unet_paper(
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    classes=2,
-    classifier_activation="softmax",
-    name="unet",
-    padding="same",
-    filters=UNET_FILTERS,
-    batch_norm=False,
-    dropout=0.5,
-):
+def unet_paper(**kwargs):
     """The paper's U-Net (1 input channel, 2 classes by default); ``padding="valid"`` for Fig. 1's sizes."""
-    return unet(**locals())
+    return unet(**{"name": "unet", **kwargs})
 
 
 @register_model(
@@ -194,16 +203,8 @@ def unet_paper(
     "2,257,984 + decoder 4,719,506 (dec4 3,819,776, dec3 648,320, dec2 190,016, dec1 54,560, dec0 6,800, logits 34)",
     tags=("segmentation",),
 )
-def unet_mobilenetv2(
-    weights=None,
-    input_tensor=None,
-    input_shape=None,
-    classes=2,
-    classifier_activation="softmax",
-    name="unet_mobilenetv2",
-    backbone_weights=None,
-    decoder_filters=DECODER_FILTERS,
-    batch_norm=True,
-):
-    """U-Net over MobileNetV2 (alpha 1): skips at block_1/3/6/13_expand_relu, bottom out_relu."""
-    return unet(backbone="mobilenetv2", **locals())
+def unet_mobilenetv2(**kwargs):
+    """U-Net over MobileNetV2 (alpha 1): skips at TensorFlow's segmentation tutorial's layers
+    (:data:`UNET_MOBILENETV2_TAPS`), bottom out_relu, BatchNorm in the decoder."""
+    kwargs = {"backbone_taps": UNET_MOBILENETV2_TAPS, "batch_norm": True, "name": "unet_mobilenetv2", **kwargs}
+    return unet(**{"backbone": "mobilenetv2", **kwargs})

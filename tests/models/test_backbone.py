@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 import kcnn
+from kcnn.layers import AtrousConv2D
 from kcnn.models import backbone, endpoints
+from kcnn.models.backbone import OUTPUT_STRIDE_FAMILIES, dilate
 from tests.models.test_zoo import HEAVY
 
 SIDE = 72  # not a power of 2: 72 / 32 = 2.25, so ceil and floor differ at P5
@@ -98,16 +100,18 @@ def test_backbone_is_a_model_with_a_dict_of_feature_maps():
         ("resnet18", {}, "conv5_block2_out"),
         ("resnet50v2", {}, "post_relu"),
         ("vgg16", {}, "block5_pool"),
+        ("mobilenetv2", {}, "out_relu"),  # no builder option: the clone rewrite
     ],
 )
 @pytest.mark.parametrize("output_stride", [16, 8])
 def test_output_stride_turns_the_last_strides_into_dilation(name, kwargs, deepest, output_stride):
     plain = backbone(name, input_shape=(64, 64, 3), **kwargs)
     atrous = backbone(name, input_shape=(64, 64, 3), output_stride=output_stride, **kwargs)
-    level = f"P{int(math.log2(output_stride))}"
-    assert list(atrous.output) == [k for k in plain.output if int(k[1:]) <= int(level[1:])]
-    assert endpoints(atrous)[level] == deepest
-    assert tuple(atrous.output[level].shape[1:3]) == (64 // output_stride,) * 2
+    # The same endpoints name the same stages; the maps stop shrinking at the output stride.
+    assert endpoints(atrous) == endpoints(plain) and endpoints(atrous)["P5"] == deepest
+    for level, tensor in atrous.output.items():
+        side = 64 // min(2 ** int(level[1:]), output_stride)
+        assert tuple(tensor.shape[1:3]) == (side, side), (level, tensor.shape)
     assert atrous.count_params() == plain.count_params()
 
 
@@ -124,14 +128,102 @@ def test_dilation_follows_torchvision_and_runs():
     vgg = backbone("vgg16", input_shape=(64, 64, 3), output_stride=8)
     assert vgg.get_layer("block5_conv1").dilation_rate == (2, 2) and vgg.get_layer("block4_pool").strides == (1, 1)
     maps = vgg.predict(np.ones((1, 64, 64, 3), "float32"), verbose=0)
-    assert maps["P3"].shape == (1, 8, 8, 512) and np.all(np.isfinite(maps["P3"]))
+    assert maps["P5"].shape == (1, 8, 8, 512) and np.all(np.isfinite(maps["P5"]))
+
+
+def test_dilated_builders_use_the_fast_atrous_convolution():
+    """Dilated 3x3 convolutions are AtrousConv2D (TensorFlow's CPU gradient of a dilated Conv2D
+    is many times slower, kcnn.layers.atrous); undilated ones stay plain Conv2D."""
+    resnet = backbone("resnet50", input_shape=(64, 64, 3), output_stride=16)
+    assert type(resnet.get_layer("conv5_block3_2_conv")) is AtrousConv2D
+    assert type(resnet.get_layer("conv4_block6_2_conv")) is keras.layers.Conv2D
+    vgg = backbone("vgg16", input_shape=(64, 64, 3), output_stride=8)  # at 16 only pool5 loses its stride
+    assert type(vgg.get_layer("block5_conv3")) is AtrousConv2D
+    assert type(vgg.get_layer("block4_conv3")) is keras.layers.Conv2D
+    assert not any(isinstance(layer, AtrousConv2D) for layer in backbone("resnet50", input_shape=(64, 64, 3)).layers)
+
+
+def test_builder_dilation_and_the_clone_rewrite_compute_the_same_network():
+    """The two ways an output stride is carried out agree: ResNet-18's builder at 8 and
+    :func:`dilate` of the plain ResNet-18, given the same weights, give the same maps."""
+    keras.utils.set_random_seed(0)
+    plain = kcnn.create_model("resnet18", include_top=False, input_shape=(64, 64, 3))
+    built = kcnn.create_model("resnet18", include_top=False, input_shape=(64, 64, 3), output_stride=8)
+    cloned = dilate(plain, 8)
+    for layer in cloned.layers:
+        if layer.weights:
+            built.get_layer(layer.name).set_weights(layer.get_weights())
+            assert built.get_layer(layer.name).get_config().get("dilation_rate") == layer.get_config().get(
+                "dilation_rate"
+            ), layer.name
+    x = np.random.default_rng(0).normal(size=(2, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(built(x)), keras.ops.convert_to_numpy(cloned(x)), rtol=1e-4, atol=1e-4
+    )
+    assert endpoints(cloned) == endpoints(plain)
+
+
+def test_a_weights_file_loads_into_a_dilated_builder_by_layer_name(tmp_path):
+    keras.utils.set_random_seed(0)
+    plain = kcnn.create_model("resnet18", include_top=False, input_shape=(64, 64, 3))
+    path = tmp_path / "resnet18.weights.h5"
+    plain.save_weights(path)
+    atrous = kcnn.create_model("resnet18", include_top=False, input_shape=(64, 64, 3), output_stride=8, weights=path)
+    assert type(atrous.get_layer("conv5_block2_2_conv")) is AtrousConv2D
+    for layer in plain.layers:
+        if layer.weights:
+            for w, v in zip(layer.get_weights(), atrous.get_layer(layer.name).get_weights()):
+                np.testing.assert_array_equal(w, v)
+
+
+def test_the_families_with_a_builder_output_stride_are_the_listed_ones():
+    """:data:`OUTPUT_STRIDE_FAMILIES` is data: each family's builder takes output_stride exactly
+    when listed (the unknown keyword is refused before any layer is built)."""
+    cheapest = {}
+    for name in kcnn.list_models():
+        info = kcnn.model_info(name)
+        if "segmentation" not in info.tags and info.family not in ("lenet", "notes"):
+            cheapest.setdefault(info.family, min((n for n in kcnn.list_models(family=info.family)), key=_params))
+    for family, name in sorted(cheapest.items()):
+        shape = (64, 64, 3) if family != "vgg" or name != "vgg_mini" else (16, 16, 1)
+        if family in OUTPUT_STRIDE_FAMILIES:
+            kcnn.create_model(name, include_top=False, input_shape=shape, output_stride=8)
+        else:
+            with pytest.raises(TypeError, match=f"{name}: unknown keyword argument 'output_stride'"):
+                kcnn.create_model(name, include_top=False, output_stride=8)
+
+
+def _params(name):
+    return kcnn.model_info(name).params or 0
+
+
+def test_dilating_mobilenetv2_replaces_its_explicit_padding():
+    model = kcnn.create_model("mobilenetv2", include_top=False, input_shape=(64, 64, 3))
+    dilated = dilate(model, 16)
+    config = {name: dilated.get_layer(name).get_config() for name in ("block_13_depthwise", "block_14_depthwise")}
+    assert config["block_13_depthwise"]["strides"] == (1, 1) and config["block_13_depthwise"]["padding"] == "same"
+    assert dilated.get_layer("block_13_pad").get_config()["padding"] == ((0, 0), (0, 0))
+    assert config["block_14_depthwise"]["dilation_rate"] == (2, 2)
+    assert dilated.get_layer("block_6_depthwise").get_config()["strides"] == (2, 2)
+    assert dilated.get_layer("out_relu").output.shape[1:3] == (4, 4)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 64, 64, 3)).astype("float32")
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(dilated(x))))
+    inputs = keras.Input((64, 64, 1))
+    x = inputs
+    for i in range(4):
+        x = keras.layers.Conv2D(2, 3, strides=2, padding="same", name=f"down{i}")(x)
+    shrinking = keras.Model(inputs, keras.layers.Conv2D(2, 3, padding="valid", name="valid3x3")(x), name="tiny")
+    with pytest.raises(ValueError, match="cannot dilate layer 'valid3x3' of tiny: it pads 'valid'"):
+        dilate(shrinking, 8)
 
 
 def test_output_stride_errors_name_the_argument():
     with pytest.raises(ValueError, match="output_stride must be one of"):
         backbone("resnet18", output_stride=4)
+    with pytest.raises(ValueError, match="output_stride must be one of"):
+        backbone("mobilenetv2", output_stride=4)
     with pytest.raises(TypeError, match="mobilenetv2: unknown keyword argument 'output_stride'"):
-        backbone("mobilenetv2", output_stride=16)
+        kcnn.create_model("mobilenetv2", output_stride=16)
     with pytest.raises(ValueError, match="output_stride=16 needs include_top=False"):
         kcnn.create_model("vgg16", output_stride=16)
     assert isinstance(kcnn.create_model("resnet18", output_stride=16, input_shape=(64, 64, 3)), keras.Model)

@@ -1,95 +1,62 @@
-"""Backbone endpoints by name and the dilation rewrite (output stride 8 / 16)."""
+"""The decoders' backbones: kcnn.models' endpoints on the segmentation model's input,
+other layers where a published layout taps them, and one-line errors."""
 
 import keras
-import numpy as np
 import pytest
 
 import kcnn
-from kcnn.segmentation.backbones import backbone_endpoints, dilate, endpoint_names
+from kcnn.models import endpoints
+from kcnn.segmentation.backbones import backbone_endpoints
+from kcnn.segmentation.deeplab import DEEPLAB_MOBILENETV2_TAPS
+from kcnn.segmentation.unet import UNET_MOBILENETV2_TAPS
 
 SIZE = 64
 
 
-@pytest.mark.parametrize(
-    "backbone", ["vgg16_bn", "resnet18", "resnet50v2", "mobilenet", "mobilenetv2", "efficientnetb0", "densenet121"]
-)
-def test_each_endpoint_is_the_named_layer_at_its_stride(backbone):
-    model = kcnn.create_model(backbone, include_top=False, input_shape=(SIZE, SIZE, 3))
-    for level, layer_name in endpoint_names(backbone).items():
-        stride = 2 ** int(level[1:])
-        assert model.get_layer(layer_name).output.shape[1:3] == (SIZE // stride, SIZE // stride), (level, layer_name)
+@pytest.mark.parametrize("backbone", ["resnet18", "mobilenetv2", "vgg11_bn"])
+def test_the_decoders_tap_kcnn_models_endpoints(backbone):
+    inputs = keras.Input((SIZE, SIZE, 3))
+    taps = backbone_endpoints(backbone, inputs, levels=("P5",))
+    model = keras.Model(inputs, list(taps.values()))
+    names = endpoints(backbone)
+    assert list(taps) == list(names)
+    for (level, tensor), layer_name in zip(taps.items(), names.values()):
+        assert tensor is model.get_layer(layer_name).output, (level, layer_name)
+        assert tensor.shape[1:3] in ((SIZE >> int(level[1:]),) * 2, (-(-SIZE >> int(level[1:])),) * 2)
 
 
-def test_backbones_without_endpoints_and_missing_levels_are_one_line_errors():
-    with pytest.raises(ValueError, match=r"backbone='googlenet' has no feature endpoints P1..P5"):
-        endpoint_names("googlenet")
-    with pytest.raises(ValueError, match="unknown model 'resnet51'"):
-        endpoint_names("resnet51")
-    with pytest.raises(ValueError, match=r"backbone='resnet18' has no endpoint P0 \(it has P1, P2, P3, P4, P5\)"):
-        backbone_endpoints("resnet18", keras.Input((64, 64, 3)), levels=("P0", "P5"))
-    with pytest.raises(ValueError, match=r"`output_stride` must be one of \(8, 16, 32\)"):
-        backbone_endpoints("resnet18", keras.Input((64, 64, 3)), levels=("P5",), output_stride=4)
+def test_published_taps_replace_endpoints_at_the_same_stride():
+    inputs = keras.Input((SIZE, SIZE, 3))
+    taps = backbone_endpoints("mobilenetv2", inputs, levels=("P2",), taps={**UNET_MOBILENETV2_TAPS})
+    model = keras.Model(inputs, list(taps.values()))
+    named = endpoints("mobilenetv2")
+    for level, layer_name in UNET_MOBILENETV2_TAPS.items():
+        assert taps[level] is model.get_layer(layer_name).output
+        assert taps[level].shape[1:3] == model.get_layer(named[level]).output.shape[1:3], level
+    widths = [taps[level].shape[-1] for level in ("P1", "P2", "P3", "P4")]
+    assert widths == [96, 144, 192, 576]  # the endpoints' 16, 24, 32, 96 channels expanded
+    low = backbone_endpoints("mobilenetv2", keras.Input((SIZE, SIZE, 3)), levels=("P2",), taps=DEEPLAB_MOBILENETV2_TAPS)
+    assert tuple(low["P2"].shape[1:]) == (SIZE // 4, SIZE // 4, 144)
 
 
-def _config(model, name):
-    return model.get_layer(name).get_config()
-
-
-def test_output_stride_8_is_torchvisions_replace_stride_with_dilation():
-    """torchvision's ResNet (stride on the 3x3): the block that loses its stride keeps the old
-    dilation, the blocks after it use the new one (layer3: 1, 2, 2, ...; layer4: 2, 4, 4)."""
-    keras.utils.set_random_seed(0)
-    model = kcnn.create_model("resnet50", include_top=False, input_shape=(SIZE, SIZE, 3), stride_on="3x3")
-    dilated = dilate(model, 8)
-    expect = {
-        "conv3_block1_2_conv": (2, 1),
-        "conv4_block1_2_conv": (1, 1),
-        "conv4_block2_2_conv": (1, 2),
-        "conv4_block6_2_conv": (1, 2),
-        "conv5_block1_2_conv": (1, 2),
-        "conv5_block3_2_conv": (1, 4),
-        "conv4_block1_0_conv": (1, 1),
-        "conv5_block1_0_conv": (1, 1),
-    }
-    for name, (strides, rate) in expect.items():
-        config = _config(dilated, name)
-        assert (config["strides"][0], config["dilation_rate"][0]) == (strides, rate), name
-    assert _config(dilated, "conv4_block1_2_conv")["padding"] == "same"
-    assert _config(dilated, "conv4_block1_2_pad")["padding"] == ((0, 0), (0, 0))
-    assert dilated.get_layer("conv5_block3_out").output.shape[1:3] == (8, 8)
-    assert dilated.count_params() == model.count_params()
-    for layer in model.layers:  # weights copied, not redrawn
-        for w, v in zip(layer.get_weights(), dilated.get_layer(layer.name).get_weights()):
-            np.testing.assert_array_equal(w, v)
-
-
-def test_stride_on_the_1x1_dilates_the_whole_stage_as_deeplab_v2():
-    model = kcnn.create_model("resnet50", include_top=False, input_shape=(SIZE, SIZE, 3))
-    dilated = dilate(model, 16)
-    assert _config(dilated, "conv4_block1_1_conv")["strides"] == (2, 2)
-    assert _config(dilated, "conv5_block1_1_conv")["strides"] == (1, 1)
-    assert _config(dilated, "conv5_block1_2_conv")["dilation_rate"] == (2, 2)
-    assert dilated.get_layer("conv5_block3_out").output.shape[1:3] == (4, 4)
-
-
-def test_dilating_mobilenetv2_replaces_its_explicit_padding():
-    model = kcnn.create_model("mobilenetv2", include_top=False, input_shape=(SIZE, SIZE, 3))
-    dilated = dilate(model, 16)
-    assert _config(dilated, "block_13_depthwise")["strides"] == (1, 1)
-    assert _config(dilated, "block_13_depthwise")["padding"] == "same"
-    assert _config(dilated, "block_13_pad")["padding"] == ((0, 0), (0, 0))
-    assert _config(dilated, "block_14_depthwise")["dilation_rate"] == (2, 2)
-    assert _config(dilated, "block_6_depthwise")["strides"] == (2, 2)
-    assert dilated.get_layer("out_relu").output.shape[1:3] == (4, 4)
-    x = np.random.default_rng(0).uniform(-1, 1, (1, SIZE, SIZE, 3)).astype("float32")
-    assert np.all(np.isfinite(keras.ops.convert_to_numpy(dilated(x))))
-
-
-def test_endpoints_share_the_segmentation_models_input():
+def test_output_stride_keeps_the_levels_and_shares_the_segmentation_models_input():
     inputs = keras.Input((SIZE, SIZE, 3))
     taps = backbone_endpoints("mobilenetv2", inputs, levels=("P2", "P5"), output_stride=8)
-    model = keras.Model(inputs, [taps["P2"], taps["P5"]])
-    assert [t.shape[1:3] for t in model.outputs] == [(16, 16), (8, 8)]
+    model = keras.Model(inputs, [taps["P2"], taps["P4"], taps["P5"]])
+    assert [t.shape[1:3] for t in model.outputs] == [(16, 16), (8, 8), (8, 8)]
     # block_6 and block_13 lose their strides; each keeps the dilation before it, the layers after get 2, then 4
     rates = [model.get_layer(f"block_{b}_depthwise").get_config()["dilation_rate"][0] for b in (6, 7, 13, 14)]
     assert rates == [1, 2, 2, 4]
+
+
+def test_backbones_without_endpoints_and_missing_levels_are_one_line_errors():
+    with pytest.raises(ValueError, match="lenet5 has no backbone endpoints"):
+        backbone_endpoints("lenet5", keras.Input((32, 32, 1)), levels=("P5",))
+    with pytest.raises(ValueError, match="unknown model 'resnet51'"):
+        backbone_endpoints("resnet51", keras.Input((64, 64, 3)), levels=("P5",))
+    with pytest.raises(ValueError, match=r"backbone='resnet20' has no endpoint P5 \(it has P0, P1, P2\)"):
+        backbone_endpoints("resnet20", keras.Input((32, 32, 3)), levels=("P5",))
+    with pytest.raises(ValueError, match=r"`output_stride` must be one of \(8, 16, 32\)"):
+        backbone_endpoints("resnet18", keras.Input((64, 64, 3)), levels=("P5",), output_stride=4)
+    with pytest.raises(ValueError, match=r"backbone='resnet20' has no endpoint P5, P4, P3"):
+        kcnn.segmentation.fcn("8s", backbone="resnet20", input_shape=(32, 32, 3), name="fcn8s_resnet20")

@@ -55,12 +55,13 @@ def test_v3plus_joins_stride_4_features_reduced_to_48_channels():
 
 
 def test_efficientnet_backbone_at_output_stride_16():
-    model = deeplabv3plus(backbone="efficientnetb0", input_shape=(64, 64, 3), classes=3)
-    assert model.get_layer("top_activation").output.shape[1:3] == (4, 4)
+    model = deeplabv3plus(backbone="efficientnetb0", input_shape=(32, 32, 3), classes=3)
+    assert model.get_layer("top_activation").output.shape[1:3] == (2, 2)
     assert model.get_layer("block6a_dwconv").get_config()["strides"] == (1, 1)
     assert model.get_layer("block6b_dwconv").get_config()["dilation_rate"] == (2, 2)
-    y = model.predict(np.random.default_rng(0).uniform(0, 255, (1, 64, 64, 3)).astype("float32"), verbose=0)
-    assert y.shape == (1, 64, 64, 3) and np.all(np.isfinite(y))
+    y = model(np.random.default_rng(0).uniform(0, 255, (1, 32, 32, 3)).astype("float32"), training=False)
+    y = keras.ops.convert_to_numpy(y)
+    assert y.shape == (1, 32, 32, 3) and np.all(np.isfinite(y))
 
 
 @pytest.mark.slow

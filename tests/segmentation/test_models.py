@@ -50,10 +50,15 @@ def test_published_parameter_count(name):
 
 
 @pytest.mark.parametrize("name", _params(SEGMENTATION))
-def test_forward_shape_and_a_training_step_reaching_every_weight(name):
+def test_min_input_forward_shape_and_a_training_step_reaching_every_weight(name):
+    """Built at its registered min_input (one pixel less raises, as the zoo harness checks for
+    classifiers: the model built here is the harness's first build), the model outputs
+    per-pixel probabilities at the input size and one step reaches every weight."""
     keras.utils.set_random_seed(0)
     shape = harness.small_shape(name)
+    assert shape == kcnn.model_info(name).min_input
     model = kcnn.create_model(name, input_shape=shape, classes=3)
+    harness.assert_min_input_is_the_builders_minimum(name, built=model)
     x = harness.sample_batch(shape, batch=2)
     outputs = model(x, training=False)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
@@ -119,11 +124,16 @@ def test_mixed_precision_outputs_float32():
     "name, kwargs, match",
     [
         ("fcn8s", dict(input_shape=(100, 100, 3)), r"fcn8s: input height and width must be multiples of 32"),
+        (
+            "fcn8s",
+            dict(backbone="resnet50", input_shape=(0, 64, 3)),
+            r"multiples of 32 with padding='same', at least 32x32",
+        ),
         ("deeplabv3plus_mobilenetv2", dict(input_shape=(40, 40, 3)), r"multiples of 16 \(output stride 16\)"),
         ("unet", dict(input_shape=(572, 570, 1), padding="valid"), r"16k \+ 124 with k >= 4"),
         ("segnet", dict(weights="imagenet"), r"weights='imagenet' does not exist for a segmentation network"),
         ("unet", dict(classes=0), r"`classes` must be a positive integer"),
-        ("fcn8s", dict(backbone="lenet5"), r"backbone='lenet5' has no feature endpoints"),
+        ("fcn8s", dict(backbone="lenet5", input_shape=(32, 32, 1)), r"lenet5 has no backbone endpoints"),
         ("fcn8s", dict(backbone="resnet50", padding="paper"), r"padding='paper' is the Caffe alignment"),
         ("deeplabv1", dict(fc6="5x5"), r"`fc6` must be one of 'largefov', '7x7', '4x4'"),
     ],
