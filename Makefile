@@ -38,7 +38,8 @@ demo: install data
 	$(VENV)/bin/kcnn-train --config=lenet5_fashion_mnist --model_dir=runs/demo --export=savedmodel,tflite --overwrite
 
 # The whole suite under TensorFlow, then the zoo harness (every registered network up to 20M
-# parameters) and the layers under Keras' torch backend.
+# parameters) and the layers under Keras' torch backend, then the cheap zoo cases and the
+# layer tests marked `jax` under JAX.
 test: install data
 	$(VENV)/bin/ruff format --check --quiet kcnn experiments tools tests
 	$(VENV)/bin/ruff check --quiet kcnn experiments tools tests
@@ -46,6 +47,9 @@ test: install data
 	@if $(PY) -c "import torch" 2>/dev/null; then \
 	  KERAS_BACKEND=torch $(PY) -m pytest -q -n 2 --dist loadgroup -m "not tf_only and not slow" tests/models/test_zoo.py tests/layers; \
 	else echo "kcnn: torch is not installed; the torch-backend pass is skipped (make test TORCH=torch==2.13.0 installs it)"; fi
+	@if $(PY) -c "import jax" 2>/dev/null; then \
+	  KERAS_BACKEND=jax $(PY) -m pytest -q -n 2 --dist loadgroup -m "jax and not tf_only" tests/models/test_zoo.py tests/layers; \
+	else echo "kcnn: JAX is not installed; the JAX-backend pass is skipped (make test JAX='jax==0.10.2 jaxlib==0.10.2' installs it)"; fi
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -27,8 +27,7 @@ import keras
 from keras import layers
 
 from kcnn.layers import AtrousConv2D
-from kcnn.models.densenet import densenet_endpoints
-from kcnn.models.resnet import resnet_endpoints
+from kcnn.models.backbone import endpoints as recorded_endpoints
 from kcnn.models.vgg import VGG_CONFIGS
 from kcnn.registry import create_model, model_info
 
@@ -67,14 +66,14 @@ def endpoint_names(backbone: str) -> dict:
     info = model_info(backbone)
     if info.family == "vgg" and backbone.removesuffix("_bn") in _VGG_CONFIG:
         return _vgg_endpoints(_VGG_CONFIG[backbone.removesuffix("_bn")], backbone.endswith("_bn"))
-    if info.family in ("resnet", "senet") and (m := re.fullmatch(r"(?:se)?resnet(\d+)(v2)?", backbone)):
-        return resnet_endpoints(int(m.group(1)), version=2 if m.group(2) else 1)
+    if info.family in ("resnet", "senet") and re.fullmatch(r"(?:se)?resnet(\d+)(v2)?", backbone):
+        return recorded_endpoints(backbone)
     if info.family == "mobilenet":
         return _MOBILENET_V2 if backbone.startswith("mobilenetv2") else _MOBILENET_V1
     if info.family == "efficientnet":
         return _EFFICIENTNET
     if info.family == "densenet" and not backbone.endswith("_cifar"):
-        return densenet_endpoints()
+        return recorded_endpoints(backbone)
     raise ValueError(
         f"backbone={backbone!r} has no feature endpoints P1..P5 for a decoder; use an ImageNet-layout "
         f"network of the families {', '.join(ENDPOINT_FAMILIES)} (e.g. 'resnet50', 'mobilenetv2', 'vgg16')"
