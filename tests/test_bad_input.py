@@ -24,8 +24,11 @@ from PIL import Image
 import kcnn
 from kcnn import data as kdata
 from kcnn.cli import export as export_cli
+from kcnn.cli import hessian as hessian_cli
 from kcnn.cli import predict as predict_cli
+from kcnn.cli import profile as profile_cli
 from kcnn.cli import train as train_cli
+from kcnn.cli import visualize as visualize_cli
 from kcnn.data import sources
 
 pytestmark = [pytest.mark.tf_only, pytest.mark.xdist_group("bad_input")]
@@ -94,6 +97,10 @@ def world(tmp_path_factory, fashion_mnist_dir):
     (w / "images").mkdir()
     _png(w / "images" / "shoe.png")
     _bomb_png(w / "images" / "bomb.png")
+    (w / "wide").mkdir()
+    _png(w / "wide" / "wide.png", size=(40, 30))
+    model.trainable = False
+    model.save(w / "frozen.keras")
     (w / "not_an_export" / "lenet5_modern" / "1").mkdir(parents=True)
     (w / "not_an_export" / "lenet5_modern" / "1" / "mine.txt").write_text("keep me")
     return w
@@ -283,8 +290,117 @@ CASES = {
         "truncated or corrupt",
     ),
     "predict-top-k": ("kcnn-predict", "--model={w}/exported --top_k=0 {w}/images/shoe.png", "--top_k", "positive"),
+    # kcnn-profile, kcnn-visualize, kcnn-hessian (issue 12)
+    "profile-unknown-model": ("kcnn-profile", "lenet7", "MODEL", "closest: lenet5"),
+    "profile-random-keras": ("kcnn-profile", "{w}/random.keras", "MODEL", "not a .keras archive"),
+    "profile-input-shape-two": ("kcnn-profile", "resnet20 --input_shape=32,32", "--input_shape", "three positive"),
+    "profile-input-shape-zero": ("kcnn-profile", "resnet20 --input_shape=32,32,0", "--input_shape", "three positive"),
+    "profile-input-too-small": ("kcnn-profile", "vgg16 --input_shape=16,16,3", "--input_shape", "at least 32x32"),
+    "profile-convention": ("kcnn-profile", "resnet20 --convention=flops", "--convention", "macs"),
+    "profile-csv-in-proc": ("kcnn-profile", "resnet20 --csv=/proc/kcnn.csv", "--csv", "cannot write"),
+    "profile-csv-is-dir": ("kcnn-profile", "resnet20 --csv={w}/wide", "--csv", "is a directory"),
+    "visualize-unknown-layer": (
+        "kcnn-visualize",
+        "--keras={w}/lenet.keras --dataset=fashion_mnist --layers=conv9 --out={run}",
+        "--layers",
+        "nearest names: conv2, conv1",
+    ),
+    "visualize-unknown-target-layer": (
+        "kcnn-visualize",
+        "--keras={w}/lenet.keras --dataset=fashion_mnist --target_layer=dens --out={run}",
+        "--target_layer",
+        "nearest names: predictions",
+    ),
+    "visualize-image-wrong-size": (
+        "kcnn-visualize",
+        "--keras={w}/lenet.keras --image={w}/wide/wide.png --out={run}",
+        "--image",
+        "is 40x30, but model 'lenet5_modern' takes 28x28; resize it",
+    ),
+    "visualize-image-missing": (
+        "kcnn-visualize",
+        "--keras={w}/lenet.keras --image={w}/wide/none.png --out={run}",
+        "--image",
+        "no such file",
+    ),
+    "visualize-class-index": (
+        "kcnn-visualize",
+        "--keras={w}/lenet.keras --dataset=fashion_mnist --class_index=10 --out={run}",
+        "--class_index",
+        "has 10 classes",
+    ),
+    "visualize-random-keras": (
+        "kcnn-visualize",
+        "--keras={w}/random.keras --dataset=fashion_mnist --out={run}",
+        "--keras",
+        "not a .keras archive",
+    ),
+    "visualize-what": (
+        "kcnn-visualize",
+        "--model=lenet5 --dataset=fashion_mnist --what=cams --out={run}",
+        "--what",
+        "",
+    ),
+    "visualize-out-is-file": (
+        "kcnn-visualize",
+        "--keras={w}/lenet.keras --dataset=fashion_mnist --out={w}/a_file",
+        "--out",
+        "is not a directory",
+    ),
+    "visualize-out-in-proc": (
+        "kcnn-visualize",
+        "--keras={w}/lenet.keras --dataset=fashion_mnist --out=/proc/kcnn",
+        "--out",
+        "cannot write",
+    ),
+    "visualize-test-image": (
+        "kcnn-visualize",
+        "--keras={w}/lenet.keras --dataset=fashion_mnist --test_image=99999 --out={run}",
+        "--test_image",
+        "",
+    ),
+    "hessian-no-trainable-weights": (
+        "kcnn-hessian",
+        "--keras={w}/frozen.keras --dataset=fashion_mnist --split=test[:32]",
+        "--keras",
+        "has no trainable weights",
+    ),
+    "hessian-empty-split": (
+        "kcnn-hessian",
+        "--keras={w}/lenet.keras --dataset=fashion_mnist --split=test[:0]",
+        "--split=test[:0]",
+        "has no examples",
+    ),
+    "hessian-misspelled-split": (
+        "kcnn-hessian",
+        "--keras={w}/lenet.keras --dataset=fashion_mnist --split=tset",
+        "--split=tset",
+        "did you mean 'test'",
+    ),
+    "hessian-too-few-batches": (
+        "kcnn-hessian",
+        "--keras={w}/lenet.keras --dataset=fashion_mnist --split=test[:64] --batches=3",
+        "--split=test[:64]",
+        "fewer than 3 batches of 128",
+    ),
+    "hessian-random-keras": ("kcnn-hessian", "--keras={w}/random.keras --dataset=fashion_mnist", "--keras", "not a"),
+    "hessian-top-k": ("kcnn-hessian", "--keras={w}/lenet.keras --dataset=fashion_mnist --top_k=0", "--top_k", "posi"),
+    "hessian-json-in-proc": (
+        "kcnn-hessian",
+        "--keras={w}/lenet.keras --dataset=fashion_mnist --json=/proc/h.json",
+        "--json",
+        "cannot write",
+    ),
+    "hessian-model-dir-is-file": ("kcnn-hessian", "--model_dir={w}/a_file", "--model_dir", "not a run directory"),
 }
-MODULES = {"kcnn-train": train_cli, "kcnn-export": export_cli, "kcnn-predict": predict_cli}
+MODULES = {
+    "kcnn-train": train_cli,
+    "kcnn-export": export_cli,
+    "kcnn-predict": predict_cli,
+    "kcnn-profile": profile_cli,
+    "kcnn-visualize": visualize_cli,
+    "kcnn-hessian": hessian_cli,
+}
 
 
 @pytest.mark.parametrize("case", list(CASES))

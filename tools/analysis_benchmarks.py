@@ -32,6 +32,11 @@ def _median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
+def _count(n: int) -> str:
+    """As the README's model table writes MACs: G with three decimals, or M with one."""
+    return f"{n / 1e9:.3f} G" if n >= 1e9 else f"{n / 1e6:.1f} M"
+
+
 def profile(flags, machine: str) -> None:
     import keras
 
@@ -60,8 +65,7 @@ def profile(flags, machine: str) -> None:
         slowest = max(slowest, (seconds, name))
         shape = "x".join(map(str, info.input_shape))
         print(
-            f"| {name} | {shape} | {build:.1f} | {seconds:.2f} | {p.macs / 1e9:.3f} G | {p.ops / 1e9:.3f} G | "
-            f"{grown:+.1f} |",
+            f"| {name} | {shape} | {build:.1f} | {seconds:.2f} | {_count(p.macs)} | {_count(p.ops)} | {grown:+.1f} |",
             flush=True,
         )
         del model

@@ -102,16 +102,10 @@ def read_image(path: str, channels: int):
 
 
 def _load(path: str) -> keras.Model:
-    import kcnn.layers  # noqa: F401 - registers kcnn's serializable layers
+    """kcnn.export's loader: safe_mode on, and one line for a missing, foreign or truncated file."""
+    from kcnn.export import load_keras_model
 
-    if not os.path.isfile(path):
-        raise ValueError(f"{path}: no such file")
-    if not path.endswith(".keras"):
-        raise ValueError(f"{path}: expected a Keras .keras file")
-    try:
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except Exception as err:  # noqa: BLE001 - re-raised naming the file
-        raise ValueError(f"{path}: cannot load ({type(err).__name__}: {str(err).splitlines()[0]})") from err
+    return load_keras_model(path)
 
 
 def from_model_dir(model_dir: str) -> ModelSource:
@@ -120,7 +114,8 @@ def from_model_dir(model_dir: str) -> ModelSource:
 
     model_dir = os.fspath(model_dir)
     if not os.path.isdir(model_dir):
-        raise ValueError(f"{model_dir}: no such directory")
+        what = "a file, not a run directory" if os.path.exists(model_dir) else "no such directory"
+        raise ValueError(f"{model_dir}: {what}")
     for name in ("model.keras", "config.json"):
         if not os.path.isfile(os.path.join(model_dir, name)):
             raise ValueError(f"{model_dir} has no {name}: not a finished kcnn-train run directory")

@@ -27,6 +27,7 @@ __all__ = [
     "import_tensorflow_quietly",
     "held_stderr",
     "quiet_logs",
+    "check_output",
 ]
 
 USAGE_ERROR = 2
@@ -167,3 +168,18 @@ def quiet_logs(prog: str) -> None:
     logger.addHandler(_StderrHandler(prog))
     logger.setLevel(logging.INFO)
     logger.propagate = False
+
+
+def check_output(prog: str, flag: str, path: str, directory: bool = False) -> None:
+    """Fail with a usage error unless ``path`` (a file, or with ``directory`` a directory) can be
+    written, before any work: a file must not name a directory, a directory not a file."""
+    from kcnn.io import check_writable_dir
+
+    if not directory and os.path.isdir(path):
+        fail(prog, f"{flag}: {path} is a directory; give a file name")
+    if directory and os.path.exists(path) and not os.path.isdir(path):
+        fail(prog, f"{flag}: {path} exists and is not a directory")
+    try:
+        check_writable_dir(path if directory else os.path.dirname(os.path.abspath(path)))
+    except ValueError as err:
+        fail(prog, f"{flag}: {err}")

@@ -54,6 +54,8 @@ def main(argv):
         _common.fail(PROG, "--dataset: required with --keras (the data the loss is taken on)")
     if FLAGS.model_dir is not None and FLAGS.dataset is not None:
         _common.fail(PROG, "--dataset: the run directory names its dataset; --dataset goes with --keras")
+    if FLAGS.json:
+        _common.check_output(PROG, "--json", FLAGS.json)
     _common.quiet_logs(PROG)
     _common.import_tensorflow_quietly()
     from kcnn.analysis import hessian, runs

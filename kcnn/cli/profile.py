@@ -49,6 +49,8 @@ def main(argv):
     if len(argv) != 2:
         _common.fail(PROG, "give one MODEL: a registered name or a .keras file (kcnn-profile MODEL [--flags])")
     model_arg, shape = argv[1], _input_shape()
+    if FLAGS.csv:
+        _common.check_output(PROG, "--csv", FLAGS.csv)
     _common.quiet_logs(PROG)
     _common.import_tensorflow_quietly()
     import kcnn

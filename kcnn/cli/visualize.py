@@ -60,8 +60,7 @@ def _check_flags():
         _common.fail(PROG, f"--what: {','.join(bad) or '(empty)'} is not one of {', '.join(WHAT)}")
     if FLAGS.out is None:
         _common.fail(PROG, "--out: required (the directory the PNG files go to)")
-    if os.path.exists(FLAGS.out) and not os.path.isdir(FLAGS.out):
-        _common.fail(PROG, f"--out: {FLAGS.out} exists and is not a directory")
+    _common.check_output(PROG, "--out", FLAGS.out, directory=True)
     if FLAGS.image is None and FLAGS.model_dir is None and FLAGS.dataset is None:
         _common.fail(PROG, "--image: required unless a dataset is known (--model_dir, or --dataset)")
     return sources[0]
@@ -100,6 +99,16 @@ def main(argv):
                 viz.features.find_layer(model, name)
             except ValueError as err:
                 _common.fail(PROG, f"--{flag}: {err}")
+    classes = model.outputs[0].shape[-1]
+    if FLAGS.class_index is not None and "gradcam" in FLAGS.what and FLAGS.class_index >= classes:
+        _common.fail(
+            PROG, f"--class_index: {FLAGS.class_index} is out of range: model {model.name!r} has {classes} classes"
+        )
+    if "stats" in FLAGS.what:  # read before anything is written
+        try:
+            batch = source.batches(source.test_split, FLAGS.batch_size, 1)[0][0] if source.dataset else image[None]
+        except ValueError as err:
+            _common.fail(PROG, f"--batch_size: {err}")
     os.makedirs(FLAGS.out, exist_ok=True)
     written = []
     names = source.class_names()
@@ -121,7 +130,6 @@ def main(argv):
         viz.plot_feature_maps(model, image, layers, os.path.join(FLAGS.out, "feature_maps.png"))
         written.append(f"feature_maps.png ({', '.join(layers)})")
     if "stats" in FLAGS.what:
-        batch = source.batches(source.test_split, FLAGS.batch_size, 1)[0][0] if source.dataset else image[None]
         stats = viz.activation_statistics(model, batch)
         viz.plot_activation_statistics(stats, os.path.join(FLAGS.out, "activation_statistics.png"), title=model.name)
         _write_stats_csv(stats, os.path.join(FLAGS.out, "activation_statistics.csv"))

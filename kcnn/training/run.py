@@ -33,6 +33,7 @@ from kcnn.training.optimizers import make_optimizer
 from kcnn.training.run_dir import RunFiles, prepare_run_dir, read_history, write_history
 from kcnn.training.schedules import make_schedule
 from kcnn.viz import plot_confusion_matrix, plot_learning_curves
+from kcnn.viz.summary import write_model_images
 
 __all__ = ["run_training", "build_model", "averaged_weights"]
 
@@ -309,6 +310,19 @@ def run_training(config: ExperimentConfig, p, files: RunFiles, strategy, *, verb
     return _finish(run, history, train_seconds)
 
 
+def first_test_image(run: _Run):
+    """The test split's first image as the model takes it (the fixed image of the TensorBoard pictures)."""
+    batch = kdata.make_pipeline(
+        run.test_raw.take(1),
+        batch_size=1,
+        cache=False,
+        image_size=run.p.image_shape[:2],
+        resize=run.config.data.resize,
+        channels=run.p.image_shape[2],
+    )
+    return next(iter(batch))[0][0].numpy()
+
+
 def _finish(run: _Run, history: dict, train_seconds: float) -> dict:
     """Evaluate on the test split; on the chief write plots, the model, exports and results."""
     config, p, files = run.config, run.p, run.files
@@ -350,6 +364,7 @@ def _finish(run: _Run, history: dict, train_seconds: float) -> dict:
     )
     with atomic_file(files.model, suffix=".keras") as tmp:
         run.model.save(tmp)
+    write_model_images(run.writer, run.model, first_test_image(run), step=config.train.epochs)
     if config.export.formats:
         report = export_version(
             run.model,

@@ -52,8 +52,13 @@ def test_bad_sources(tmp_path, run_dir):
     (run_dir / "config.json").unlink()
     with pytest.raises(ValueError, match="has no config.json: not a finished kcnn-train run"):
         runs.from_model_dir(run_dir)
-    with pytest.raises(ValueError, match="expected a Keras .keras file"):
+    with pytest.raises(ValueError, match="a file, not a run directory"):
+        runs.from_model_dir(__file__)
+    with pytest.raises(ValueError, match="not a .keras file"):
         runs.from_keras(__file__)
+    (tmp_path / "random.keras").write_bytes(b"not a zip archive" * 100)
+    with pytest.raises(ValueError, match="random.keras: not a .keras archive"):
+        runs.from_keras(str(tmp_path / "random.keras"))
     with pytest.raises(ValueError, match="unknown model 'resnet21'"):
         runs.from_registry("resnet21")
     with pytest.raises(ValueError, match="no dataset is known"):

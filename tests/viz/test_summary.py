@@ -36,3 +36,29 @@ def test_write_model_images(tmp_path):
     assert sorted(seen) == sorted(names)
     step, picture = seen["filters/conv1"]
     assert step == 3 and picture.shape[0] > 20 and picture.std() > 10
+
+
+def test_kcnn_train_writes_the_images_of_the_first_test_image_at_the_end(tmp_path, fashion_mnist_dir):
+    import tensorflow as tf
+
+    from kcnn.training import ExperimentConfig, train
+
+    config = ExperimentConfig.from_dict(
+        {
+            "model": {"name": "lenet5_modern"},
+            "data": {"dataset": "fashion_mnist", "train_split": "train[:256]", "test_split": "test[:64]"},
+            "train": {"epochs": 1, "batch_size": 64, "seed": 1},
+            "export": {"formats": []},
+            "model_dir": str(tmp_path / "run"),
+        }
+    )
+    results = train(config, verbose=0)
+    tags = {}
+    for path in glob.glob(f"{results['artifacts']['tensorboard']}/**/events.out.tfevents.*", recursive=True):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.tag.startswith(("filters/", "feature_maps/")):
+                    tags[value.tag] = (event.step, tf.io.decode_png(tf.make_ndarray(value.tensor)[2]).numpy())
+    assert sorted(tags) == ["feature_maps/conv1", "feature_maps/pool2", "filters/conv1"]
+    step, picture = tags["feature_maps/conv1"]
+    assert step == 1 and picture.std() > 10  # a picture, not a blank
