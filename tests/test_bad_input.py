@@ -25,6 +25,7 @@ import kcnn
 from kcnn import data as kdata
 from kcnn.cli import export as export_cli
 from kcnn.cli import predict as predict_cli
+from kcnn.cli import study as study_cli
 from kcnn.cli import train as train_cli
 from kcnn.data import sources
 
@@ -283,8 +284,23 @@ CASES = {
         "truncated or corrupt",
     ),
     "predict-top-k": ("kcnn-predict", "--model={w}/exported --top_k=0 {w}/images/shoe.png", "--top_k", "positive"),
+    "study-unknown": ("kcnn-study", "activatons --quick", "NAME: unknown study 'activatons'", "closest: activations"),
+    "study-missing-name": ("kcnn-study", "--quick --output_dir={run}", "give one study NAME", "--list"),
+    "study-two-names": ("kcnn-study", "depth batchnorm --quick", "give one study NAME", "'depth batchnorm'"),
+    "study-list-with-name": ("kcnn-study", "--list depth", "--list", "takes no study NAME"),
+    "study-seed-negative": ("kcnn-study", "depth --quick --seed=-1", "--seed", "not a non-negative integer"),
+    "study-seed-abc": ("kcnn-study", "depth --quick --seed=abc", "--seed", "cannot read 'abc'"),
+    "study-quick-value": ("kcnn-study", "depth --quick=maybe", "--quick", "maybe"),
+    "study-output-file": ("kcnn-study", "depth --quick --output_dir={w}/a_file/out", "--output_dir", "is a file"),
+    "study-output-proc": (
+        "kcnn-study",
+        "depth --quick --output_dir=/proc/kcnn_studies",
+        "--output_dir",
+        "cannot write",
+    ),
+    "study-unknown-flag": ("kcnn-study", "depth --quik", "Unknown command line flag 'quik'", ""),
 }
-MODULES = {"kcnn-train": train_cli, "kcnn-export": export_cli, "kcnn-predict": predict_cli}
+MODULES = {"kcnn-train": train_cli, "kcnn-export": export_cli, "kcnn-predict": predict_cli, "kcnn-study": study_cli}
 
 
 @pytest.mark.parametrize("case", list(CASES))
