@@ -32,8 +32,8 @@ INITS = ("normal_0.01", "xavier", "he")
 ACTIVATIONS = ("tanh", "relu")
 SUITED = {"tanh": "xavier", "relu": "he"}
 TRAINS = 0.5  # test accuracy that counts as training (chance: 0.1)
-FULL = dict(train=10_000, test=2_000, probe=256, steps=400, depth=10, width=16, learning_rate=0.01)
-QUICK = dict(train=512, test=256, probe=64, steps=10, depth=10, width=8, learning_rate=0.01)
+FULL = dict(train=10_000, test=2_000, probe=256, steps=300, depth=10, width=16, learning_rate=0.01)
+QUICK = dict(train=512, test=256, probe=64, steps=4, depth=10, width=8, learning_rate=0.01)
 
 
 def layer_stds(model: keras.Model, x, depth: int) -> list[float]:
@@ -59,7 +59,7 @@ def run(*, quick: bool = False, output_dir=None, seed: int = 0) -> dict:
                 y,
                 steps=size["steps"],
                 batch_size=64,
-                eval_every=max(1, size["steps"] // 4),
+                eval_every=size["steps"],
                 eval_sets={"train": (x[: size["test"]], y[: size["test"]])},
                 seed=seed,
             )

@@ -106,7 +106,8 @@ def run(*, quick: bool = False, output_dir=None, seed: int = 0) -> dict:
         measured=(
             "the notes' 192->32 5x5 example with and without a 1x1 to 16 (MACs by kcnn.analysis.profile); "
             f"notes_inception_cnn with and without its 1x1 layers: MACs, {size['steps']} SGD steps on "
-            f"{size['train']:,} training images, test accuracy on {size['test']:,}, training time ({size['seeds']} seed)"
+            f"{size['train']:,} training images, test accuracy on {size['test']:,}, training time "
+            f"({size['seeds']} seed)"
         ),
         timer=timer,
         figure=_plot(example, arms),

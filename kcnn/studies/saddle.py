@@ -139,11 +139,13 @@ def judge(numbers: dict) -> tuple[str, str]:
         else "does not hold"
     )
     reason = (
-        f"all-zero weights: gradient norm {origin['gradient_norm']:.1e}, eigenvalues from {origin['min_eigenvalue']:.3g} "
-        f"to {origin['max_eigenvalue']:.3g}: {origin['verdict']}; GD from there keeps the loss at "
+        f"all-zero weights: gradient norm {origin['gradient_norm']:.1e}, eigenvalues from "
+        f"{origin['min_eigenvalue']:.3g} to {origin['max_eigenvalue']:.3g}: {origin['verdict']}; "
+        "GD from there keeps the loss at "
         f"{escape['exact origin']['loss'][-1]:.6f} (ln 10 = {chance:.6f}), from 1e-3 away reaches "
         f"{escape['origin + 1e-3 noise']['loss'][-1]:.4f}; after training (loss {end['loss']:.4f}, gradient norm "
-        f"{end['gradient_norm']:.2e}): eigenvalues from {end['min_eigenvalue']:.3g} (+- {end['min_eigenvalue_residual']:.1g}) "
+        f"{end['gradient_norm']:.2e}): eigenvalues from {end['min_eigenvalue']:.3g} "
+        f"(+- {end['min_eigenvalue_residual']:.1g}) "
         f"to {end['max_eigenvalue']:.3g}, tolerance {end['tolerance']:.2g}: {end['verdict']}"
     )
     return verdict, reason

@@ -28,7 +28,7 @@ from kcnn.studies._common import Timer, compile_model, evaluate, fashion_mnist, 
 
 ARMS = {"5x5": (5, 1), "3x3 x2": (3, 2), "7x7": (7, 1), "3x3 x3": (3, 3)}  # name: (kernel, convolutions)
 PAIRS = (("3x3 x2", "5x5"), ("3x3 x3", "7x7"))  # (stack, single kernel) of the same field
-FULL = dict(train=20_000, test=5_000, width=32, steps=600, seeds=2, learning_rate=1e-3)
+FULL = dict(train=20_000, test=5_000, width=32, steps=400, seeds=2, learning_rate=1e-3)
 QUICK = dict(train=512, test=256, width=8, steps=5, seeds=1, learning_rate=1e-3)
 
 
