@@ -13,11 +13,12 @@ from absl import flags
 
 from kcnn.cli import export as export_cli
 from kcnn.cli import predict as predict_cli
+from kcnn.cli import study as study_cli
 from kcnn.cli import train as train_cli
 
 pytestmark = [pytest.mark.tf_only, pytest.mark.xdist_group("readme")]
 README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
-COMMANDS = {"kcnn-train": train_cli, "kcnn-export": export_cli, "kcnn-predict": predict_cli}
+COMMANDS = {"kcnn-train": train_cli, "kcnn-export": export_cli, "kcnn-predict": predict_cli, "kcnn-study": study_cli}
 
 
 def blocks(language: str) -> list[str]:
