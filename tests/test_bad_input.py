@@ -27,6 +27,7 @@ from kcnn.cli import export as export_cli
 from kcnn.cli import hessian as hessian_cli
 from kcnn.cli import predict as predict_cli
 from kcnn.cli import profile as profile_cli
+from kcnn.cli import study as study_cli
 from kcnn.cli import train as train_cli
 from kcnn.cli import visualize as visualize_cli
 from kcnn.data import sources
@@ -392,6 +393,21 @@ CASES = {
         "cannot write",
     ),
     "hessian-model-dir-is-file": ("kcnn-hessian", "--model_dir={w}/a_file", "--model_dir", "not a run directory"),
+    "study-unknown": ("kcnn-study", "activatons --quick", "NAME: unknown study 'activatons'", "closest: activations"),
+    "study-missing-name": ("kcnn-study", "--quick --output_dir={run}", "give one study NAME", "--list"),
+    "study-two-names": ("kcnn-study", "depth batchnorm --quick", "give one study NAME", "'depth batchnorm'"),
+    "study-list-with-name": ("kcnn-study", "--list depth", "--list", "takes no study NAME"),
+    "study-seed-negative": ("kcnn-study", "depth --quick --seed=-1", "--seed", "not a non-negative integer"),
+    "study-seed-abc": ("kcnn-study", "depth --quick --seed=abc", "--seed", "cannot read 'abc'"),
+    "study-quick-value": ("kcnn-study", "depth --quick=maybe", "--quick", "maybe"),
+    "study-output-file": ("kcnn-study", "depth --quick --output_dir={w}/a_file/out", "--output_dir", "is a file"),
+    "study-output-proc": (
+        "kcnn-study",
+        "depth --quick --output_dir=/proc/kcnn_studies",
+        "--output_dir",
+        "cannot write",
+    ),
+    "study-unknown-flag": ("kcnn-study", "depth --quik", "Unknown command line flag 'quik'", ""),
 }
 MODULES = {
     "kcnn-train": train_cli,
@@ -400,6 +416,7 @@ MODULES = {
     "kcnn-profile": profile_cli,
     "kcnn-visualize": visualize_cli,
     "kcnn-hessian": hessian_cli,
+    "kcnn-study": study_cli,
 }
 
 

@@ -15,6 +15,7 @@ from kcnn.cli import export as export_cli
 from kcnn.cli import hessian as hessian_cli
 from kcnn.cli import predict as predict_cli
 from kcnn.cli import profile as profile_cli
+from kcnn.cli import study as study_cli
 from kcnn.cli import train as train_cli
 from kcnn.cli import visualize as visualize_cli
 
@@ -27,6 +28,7 @@ COMMANDS = {
     "kcnn-profile": profile_cli,
     "kcnn-visualize": visualize_cli,
     "kcnn-hessian": hessian_cli,
+    "kcnn-study": study_cli,
 }
 
 

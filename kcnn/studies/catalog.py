@@ -42,6 +42,16 @@ STUDIES = {
             "activations",
         ),
         Study(
+            "initialization",
+            2,
+            "weights drawn as randn * 0.01 make deep activations vanish; Xavier suits tanh, He suits ReLU",
+            _N000,
+            "W = np.random.randn(m,n)*0.01 … 权重W的取值过小,会导致深层的激励为0 Xavier Initialization: … "
+            "W = np.random.randn(fan_in,fan_out)/np.sqrt(fan_in) ReLU activation function: … "
+            "W = np.random.randn(node_in, node_out) / np.sqrt(node_in / 2)",
+            "initialization",
+        ),
+        Study(
             "batchnorm",
             3,
             "batch normalization lowers the dependence on initialization and tolerates higher learning rates",
@@ -66,6 +76,27 @@ STUDIES = {
             "采样一个batch 数据(如32张图片,可以做镜像对称) [000]; "
             "Dropout层 … 训练过程中,随机丢弃一部分输入 … 缓解过拟合问题 [003]",
             "regularization",
+        ),
+        Study(
+            "small_kernels",
+            6,
+            "stacked 3x3 convolutions see what one 5x5 or 7x7 sees with fewer weights (18 vs 25, 27 vs 49 per "
+            "channel pair) and less computation, to the same effect",
+            _N003 + "; " + _N001,
+            "若使用5*5卷积核进行卷积,有5*5=25个参数;若使用2个3*3卷积核进行卷积,有3*3*2=18个参数,减少了7个参数,"
+            "但最后得到的效果一致 总结:使用更小的卷积核代替大卷积核可以减少计算量,加深网络 [003]; "
+            "3个 3*3 的卷积层串联相当于1个 7*7 的卷积层 … 但是3个 3*3 的卷积层参数量只有 7*7 的一半左右 [001]",
+            "small_kernels",
+        ),
+        Study(
+            "reductions",
+            7,
+            "a 1x1 convolution in front of a large one cuts the computation about tenfold (120,422,400 vs "
+            "12,443,648 multiplications in the notes' example; the notes print 12,433,648)",
+            _N002,
+            "那么一共要5*5*32*192*28*28=120_422_400 … "
+            "那么运算量会变为1*1*28*28*192*16 + 5*5*28*28*16*32=12_433_648 可见,降低了1/10的运算量",
+            "reductions",
         ),
         Study(
             "depth",
@@ -93,6 +124,16 @@ STUDIES = {
             _N000,
             "Keywords: … fine tuning … Fine tuning: [the figure that illustrated it was not scraped]",
             "finetune",
+        ),
+        Study(
+            "saddle",
+            11,
+            "the Hessian's eigenvalues tell a critical point's kind: all positive a local minimum, mixed signs a "
+            "saddle point, which gradient descent can escape",
+            _N002,
+            "是否可以逃离:可以逃离的是鞍点,逃不掉的是局部最优解 … Hessian的所有特征值均大于0:local minima … "
+            "Hessian的特征值有时候大于0,有时候小于0:saddle point",
+            "saddle",
         ),
     )
 }

@@ -96,7 +96,7 @@ def cifar_net(
             name = f"conv{stage + 2}_block{block + 1}"
             filters = width * 2**stage
             if residual:
-                x = residual_basic(x, filters, stride=stride, shortcut="A", name=name)
+                x = residual_basic(x, filters, strides=stride, shortcut="A", name=name)
             else:
                 x = _plain_basic(x, filters, stride=stride, name=name)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
