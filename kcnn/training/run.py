@@ -69,10 +69,7 @@ def split_datasets(config: ExperimentConfig, p):
 def pad_to_batches(ds: tf.data.Dataset, global_batch: int) -> tf.data.Dataset:
     """``ds`` followed by masked examples (label PAD_LABEL, zero image; a mask of PAD_LABEL, which
     wraps to 255 in uint8 and is out of every class range) up to a whole number of global batches."""
-    n = int(ds.cardinality())
-    if n < 0:
-        n = int(ds.reduce(0, lambda count, _: count + 1))
-    missing = -n % global_batch
+    missing = -_count(ds) % global_batch
     if not missing:
         return ds
     image_spec, label_spec = ds.element_spec
@@ -400,6 +397,7 @@ def _finish(run: _Run, history: dict, train_seconds: float) -> dict:
 
 
 def _count(ds) -> int:
+    """The number of examples of ``ds`` (counted by reading it where tf.data does not know)."""
     n = int(ds.cardinality())
     return n if n >= 0 else int(ds.reduce(0, lambda count, _: count + 1))
 
