@@ -59,6 +59,25 @@ def _classes(root, counts, size=(28, 28)):
     return root
 
 
+def _mask_folder(root, broken=None):
+    """A mask_folder dataset of three 8x8 image/mask pairs per split; ``broken`` spoils one train mask."""
+    (root / "classes.txt").parent.mkdir(parents=True)
+    (root / "classes.txt").write_text("background\nshirt\nshoe\n")
+    for split in ("train", "test"):
+        (root / split / "images").mkdir(parents=True)
+        (root / split / "masks").mkdir(parents=True)
+        for i in range(3):
+            _png(root / split / "images" / f"m{i}.png", (8, 8), 30 * i)
+            _png(root / split / "masks" / f"m{i}.png", (8, 8), i)
+    masks = root / "train" / "masks"
+    if broken == "missing":
+        (masks / "m1.png").unlink()
+    elif broken == "size":
+        _png(masks / "m1.png", (8, 7))
+    elif broken == "value":
+        _png(masks / "m1.png", (8, 8), 7)
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, fashion_mnist_dir):
     """The user's files the cases point at: image folders, models, weights, artifacts."""
@@ -102,6 +121,8 @@ def world(tmp_path_factory, fashion_mnist_dir):
     _png(w / "wide" / "wide.png", size=(40, 30))
     model.trainable = False
     model.save(w / "frozen.keras")
+    for broken in ("missing", "size", "value"):
+        _mask_folder(w / f"masks_{broken}", broken)
     (w / "not_an_export" / "lenet5_modern" / "1").mkdir(parents=True)
     (w / "not_an_export" / "lenet5_modern" / "1" / "mine.txt").write_text("keep me")
     return w
@@ -135,6 +156,8 @@ def invoke(module, prog, capsys, argv):
 
 # (prog, argv, culprit, words): {w} is the world, {run} a fresh --model_dir inside it.
 TRAIN = "--model=lenet5_modern --train_split=train[:1000] --test_split=test[:200] --model_dir={run} "
+SEG = "--model=unet --dataset=fashion_scenes --train_split=train[:64] --test_split=test[:16] --batch_size=8 "
+SEG += "--model_dir={run} "
 CASES = {
     # data lost
     "overwrite-user-folder": (
@@ -178,6 +201,61 @@ CASES = {
     "missing-data-dir": ("kcnn-train", TRAIN + "--data_dir={w}/nowhere", "--data_dir", "nowhere does not exist"),
     "data-dir-is-file": ("kcnn-train", TRAIN + "--data_dir={w}/a_file", "--data_dir", "is not a directory"),
     "corrupt-image": ("kcnn-train", TRAIN + "--dataset=folder --data_dir={w}/corrupt", "--data_dir", "dogs/1.png"),
+    # segmentation
+    "classifier-on-scenes": (
+        "kcnn-train",
+        TRAIN + "--dataset=fashion_scenes",
+        "--model, --dataset",
+        "lenet5_modern is a classification model but fashion_scenes gives a mask per image",
+    ),
+    "segmenter-on-labels": (
+        "kcnn-train",
+        SEG + "--dataset=fashion_mnist",
+        "--model, --dataset",
+        "unet is a segmentation model (a class per pixel) but fashion_mnist gives a label per image",
+    ),
+    "segmentation-loss-on-classifier": ("kcnn-train", TRAIN + "--loss=dice", "--loss", "trains with cross_entropy"),
+    "classification-loss-on-segmenter": ("kcnn-train", SEG + "--loss=huber", "--loss", "cross_entropy, focal, dice"),
+    "segmentation-mixup": ("kcnn-train", SEG + "--augment=flip,mixup", "--augment", "'mixup' cannot keep segmentation"),
+    "class-weights-count": (
+        "kcnn-train",
+        SEG + "--set=train.class_weights=[1,2]",
+        "--set=train.class_weights",
+        "2 weights for the 11 classes",
+    ),
+    "class-weights-negative": (
+        "kcnn-train",
+        SEG + "--set=train.class_weights=[-1]",
+        "--set=train.class_weights",
+        "non-negative",
+    ),
+    "class-weights-on-classifier": (
+        "kcnn-train",
+        TRAIN + "--set=train.class_weights=[1]",
+        "--set=train.class_weights",
+        "segmentation models only",
+    ),
+    "ignore-label-range": ("kcnn-train", SEG + "--set=train.ignore_label=300", "--set=train.ignore_label", "[0, 255]"),
+    "scenes-split": ("kcnn-train", SEG + "--test_split=validation", "--test_split", "fashion_scenes has no split"),
+    "mask-missing": (
+        "kcnn-train",
+        SEG + "--dataset=mask_folder --data_dir={w}/masks_missing --train_split=train",
+        "--data_dir",
+        "m1.png: no mask",
+    ),
+    "mask-size": (
+        "kcnn-train",
+        SEG + "--dataset=mask_folder --data_dir={w}/masks_size --train_split=train",
+        "--data_dir",
+        "masks/m1.png: mask is 8x7 but its image",
+    ),
+    "mask-value": (
+        "kcnn-train",
+        SEG + "--dataset=mask_folder --data_dir={w}/masks_value --train_split=train",
+        "--data_dir",
+        "masks/m1.png: mask value 7 is outside [0, 3)",
+    ),
+    "offline-oxford-pet": ("kcnn-train", SEG + "--dataset=oxford_iiit_pet", "--dataset", "there is no network"),
     # unwritable places
     "model-dir-is-file": ("kcnn-train", TRAIN.replace("{run}", "{w}/a_file"), "--model_dir", "is a file"),
     "model-dir-in-proc": ("kcnn-train", TRAIN.replace("{run}", "/proc/kcnn_run"), "--model_dir", "cannot write"),

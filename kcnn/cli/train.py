@@ -3,6 +3,12 @@
   kcnn-train --model=lenet5 --dataset=fashion_mnist --epochs=10 --model_dir=runs/lenet5 --export=savedmodel,tflite
   kcnn-train --config=lenet5_fashion_mnist --model_dir=runs/demo
   kcnn-train --config=lenet5_fashion_mnist --set=train.learning_rate=0.002 --set=data.augment=flip --deterministic
+  kcnn-train --model=unet --dataset=fashion_scenes --train_split=train[:2000] --epochs=2 --model_dir=runs/unet
+
+A model registered with the tag "segmentation" (FCN, U-Net, SegNet, DeepLab) trains per
+pixel on a segmentation dataset (fashion_scenes, mask_folder, oxford_iiit_pet): --loss is
+cross_entropy, focal or dice, --set=train.class_weights=[...] and --set=train.ignore_label=N
+weight and mask pixels, and the results add mean IoU, per-class IoU and pixel accuracy.
 
 Every field of the config can be set with --set=section.field=value; the flags below are
 shortcuts for the common ones and, like --set, override the preset given by --config.
@@ -23,6 +29,7 @@ from kcnn.training.config import (
     OPTIMIZERS,
     PRECISIONS,
     SCHEDULES,
+    SEGMENTATION_LOSSES,
     STRATEGIES,
     ConfigError,
     ExperimentConfig,
@@ -54,7 +61,8 @@ SPEC = {
     "dataset": (
         "data.dataset",
         flags.DEFINE_string,
-        "fashion_mnist, mnist, kmnist, emnist_*, synthetic, folder, or a tensorflow-datasets name",
+        "fashion_mnist, mnist, kmnist, emnist_*, synthetic, folder, or a tensorflow-datasets name; "
+        "segmentation: fashion_scenes, mask_folder, oxford_iiit_pet",
         {},
     ),
     "data_dir": ("data.data_dir", flags.DEFINE_string, "where the data is (IDX files, image folders, tfds data)", {}),
@@ -77,7 +85,12 @@ SPEC = {
     "momentum": ("train.momentum", flags.DEFINE_float, "SGD / RMSprop momentum", {}),
     "weight_decay": ("train.weight_decay", flags.DEFINE_float, "decoupled weight decay (not biases, norms)", {}),
     "schedule": ("train.schedule", flags.DEFINE_enum, "learning-rate schedule", {"enum_values": SCHEDULES}),
-    "loss": ("train.loss", flags.DEFINE_enum, "training loss", {"enum_values": LOSSES}),
+    "loss": (
+        "train.loss",
+        flags.DEFINE_enum,
+        f"training loss (segmentation models: {', '.join(SEGMENTATION_LOSSES)})",
+        {"enum_values": list(dict.fromkeys(LOSSES + SEGMENTATION_LOSSES))},
+    ),
     "label_smoothing": ("train.label_smoothing", flags.DEFINE_float, "label smoothing of the targets", {}),
     "precision": ("train.precision", flags.DEFINE_enum, "dtype policy", {"enum_values": PRECISIONS}),
     "jit_compile": ("train.jit_compile", flags.DEFINE_bool, "compile the training step with XLA", {}),
@@ -197,8 +210,12 @@ def main(argv):
 
 def print_summary(results: dict) -> None:
     done = " (already complete; --overwrite to retrain)" if results.get("already_complete") else ""
+    if results.get("task") == "segmentation":
+        score = f"test mean IoU {results['test_mean_iou']:.4f}, pixel accuracy {results['test_pixel_accuracy']:.4f}"
+    else:
+        score = f"test accuracy {results['test_accuracy']:.4f}"
     print(
-        f"\n{results['model']} on {results['dataset']}: test accuracy {results['test_accuracy']:.4f} "
+        f"\n{results['model']} on {results['dataset']}: {score} "
         f"on {results['test_examples']} images after {results['epochs']} epochs{done}"
     )
     for name, path in results["artifacts"].items():

@@ -30,6 +30,13 @@ randaugment     num_ops N (2),           RandAugment, Cubuk et al. 2019: N of 11
 mixup and cutmix mix labels (``SOFT_LABEL_AUGMENTATIONS``): they need one-hot labels
 (``make_pipeline(num_classes=...)``) and a loss that takes soft labels.
 
+Segmentation masks (integer HxW labels beside HxWxC images) go through the same
+geometric transform as their image -- flip mirrors both, crop shifts both by the same
+whole pixels (the mask, like the image, filled with 0) -- through Keras'
+``transform_segmentation_masks`` (nearest neighbour); erasing and cutout change the image
+only. ``MASK_AUGMENTATIONS`` lists the ones that keep masks right; the others (label
+mixing, RandAugment's per-batch mix of geometric and colour ops) refuse masks.
+
 Randomness is stateless: augmentation ``k`` of batch ``b`` draws from the seed pair
 ``fold_in((seed, b), k)``, handed to the Keras layer as a :class:`StatelessSeed`, whose
 successive draws are ``fold_in(pair, 0), fold_in(pair, 1), ...``. So a batch's
@@ -57,11 +64,14 @@ import tensorflow as tf
 __all__ = [
     "AUGMENTATIONS",
     "Augmentation",
+    "MASK_AUGMENTATIONS",
     "Param",
     "SOFT_LABEL_AUGMENTATIONS",
     "SeededRandAugment",
     "StatelessSeed",
     "build_augmentation",
+    "check_mask_augmentations",
+    "is_mask",
     "keras_layer_augmentation",
     "makes_soft_labels",
     "parse_augmentation",
@@ -110,12 +120,14 @@ class SeededRandAugment(keras.layers.RandAugment):
 
 
 def keras_layer_augmentation(
-    layer: keras.layers.Layer, mixes_labels: bool = False, fix: Callable | None = None
+    layer: keras.layers.Layer, mixes_labels: bool = False, fix: Callable | None = None, geometric: bool = False
 ) -> Callable:
     """``fn(images, labels, seed_pair)`` applying a Keras image preprocessing layer with a stateless seed.
 
     ``mixes_labels``: the layer's ``transform_labels`` is applied too (mixup, cutmix).
     ``fix(transformation) -> transformation`` adjusts the drawn transformation first.
+    ``geometric``: segmentation masks get the image's transform (``transform_segmentation_masks``);
+    otherwise masks pass unchanged.
     """
     layer.backend.set_backend("tensorflow")  # tf.data runs TensorFlow whatever the Keras backend
 
@@ -125,7 +137,14 @@ def keras_layer_augmentation(
         if fix is not None:
             transformation = fix(transformation)
         images = layer.transform_images(images, transformation, training=True)
-        if mixes_labels:
+        if is_mask(images, labels):
+            if mixes_labels:
+                raise ValueError(f"{type(layer).__name__} mixes labels; it cannot take segmentation masks")
+            if geometric:
+                masks = tf.cast(labels, tf.float32)[..., None]
+                masks = layer.transform_segmentation_masks(masks, transformation, training=True)
+                labels = tf.cast(tf.round(masks[..., 0]), labels.dtype)
+        elif mixes_labels:
             if not labels.dtype.is_floating or labels.shape.rank != 2:
                 raise ValueError(
                     f"{type(layer).__name__} mixes labels: it needs float one-hot labels of shape "
@@ -143,8 +162,13 @@ def keras_layer_augmentation(
 FLOAT32 = {"dtype": "float32"}  # stay float32 under a mixed-precision global policy
 
 
+def is_mask(images, labels) -> bool:
+    """Whether ``labels`` are segmentation masks of ``images`` (HxW beside HxWxC, batched or not)."""
+    return labels.shape.rank is not None and labels.shape.rank >= 2 and labels.shape.rank == images.shape.rank - 1
+
+
 def _flip(image_shape):
-    return keras_layer_augmentation(keras.layers.RandomFlip("horizontal", **FLOAT32))
+    return keras_layer_augmentation(keras.layers.RandomFlip("horizontal", **FLOAT32), geometric=True)
 
 
 def _crop(image_shape, padding):
@@ -167,7 +191,7 @@ def _crop(image_shape, padding):
     def whole_pixels(transformation):
         return {**transformation, "translations": tf.round(transformation["translations"])}
 
-    return keras_layer_augmentation(layer, fix=whole_pixels)
+    return keras_layer_augmentation(layer, fix=whole_pixels, geometric=True)
 
 
 def _erasing(image_shape, probability):
@@ -252,6 +276,7 @@ class Augmentation:
     params: tuple = ()
     soft_labels: bool = False  # mixes labels: needs one-hot labels and a soft-label loss
     reference: str = ""
+    masks: bool = True  # keeps segmentation masks right (geometric ops move them, photometric ones leave them)
 
     def usage(self, name: str) -> str:
         return ":".join([name, *(p.name.upper() for p in self.params)])
@@ -274,9 +299,11 @@ AUGMENTATIONS: dict[str, Augmentation] = {
         _randaugment,
         (Param("num_ops", int, 2, 1), Param("magnitude", float, 9.0, 0.0, 10.0)),
         reference="Cubuk et al. 2019",
+        masks=False,
     ),
 }
 SOFT_LABEL_AUGMENTATIONS = frozenset(name for name, spec in AUGMENTATIONS.items() if spec.soft_labels)
+MASK_AUGMENTATIONS = tuple(name for name, spec in AUGMENTATIONS.items() if spec.masks and not spec.soft_labels)
 
 
 def parse_augmentation(spec: str) -> tuple[str, tuple]:
@@ -299,6 +326,16 @@ def parse_augmentations(names: Sequence[str]) -> list[tuple[str, tuple]]:
     if isinstance(names, str):
         raise ValueError(f"augment must be a list of names, not the string {names!r}")
     return [parse_augmentation(n) for n in names]
+
+
+def check_mask_augmentations(names: Sequence[str]) -> None:
+    """ValueError when an augmentation in ``names`` cannot keep segmentation masks aligned with their images."""
+    for name, _ in parse_augmentations(names):
+        if name not in MASK_AUGMENTATIONS:
+            raise ValueError(
+                f"augmentation {name!r} cannot keep segmentation masks aligned; "
+                f"for segmentation use {', '.join(MASK_AUGMENTATIONS)}"
+            )
 
 
 def makes_soft_labels(names: Sequence[str]) -> bool:

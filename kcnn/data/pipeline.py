@@ -2,7 +2,10 @@
 
 Examples come in as ``(uint8 HxWxC image, int64 label)`` from :func:`kcnn.data.load` and
 leave as batches of ``(float32 images in 0..255, int64 labels)`` -- or float32 one-hot
-labels with ``num_classes`` (needed by mixup and cutmix); normalization is a
+labels with ``num_classes`` (needed by mixup and cutmix). Segmentation masks (an HxW label
+beside an HxWxC image) leave as they came, integer masks, fitted to ``image_size`` with
+the image (nearest neighbour; "pad" pads them with 0) and moved with it by the geometric
+augmentations. Normalization is a
 layer stored in the model (kcnn.data.normalization), or applied here via ``normalizer``
 for users who want normalized tensors out of the pipeline.
 """
@@ -14,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 
-from kcnn.data.augment import build_augmentation, makes_soft_labels
+from kcnn.data.augment import build_augmentation, is_mask, makes_soft_labels
 
 __all__ = ["make_pipeline", "fit_images", "RESIZE_MODES", "epoch_seed"]
 
@@ -30,9 +33,19 @@ def epoch_seed(seed: int | None, epoch: int) -> int | None:
 def fit_images(image_size, resize: str, channels: int | None, num_classes: int | None = None) -> Callable:
     """``fn(images, labels)`` fitting (batches of) images to a model as the pipeline does: float32,
     gray <-> RGB to ``channels``, padded/cropped or resized to ``image_size``; one-hot labels
-    with ``num_classes``. The serving graphs of kcnn.export call it too."""
+    with ``num_classes``; masks (labels of the image's height and width) fitted as their
+    images, nearest neighbour. The serving graphs of kcnn.export call it too."""
+
+    def fit_mask(mask, image):
+        if image_size is None or tuple(mask.shape[-2:]) == tuple(image_size):
+            return mask
+        if resize == "pad":
+            return tf.image.resize_with_crop_or_pad(mask[..., None], *image_size)[..., 0]
+        return tf.cast(tf.image.resize(mask[..., None], image_size, method="nearest")[..., 0], mask.dtype)
 
     def prepare(image, label):
+        if is_mask(image, label):
+            return prepare_image(image), fit_mask(label, image)
         if num_classes is not None:
             check = tf.debugging.assert_less(
                 label,
@@ -41,6 +54,9 @@ def fit_images(image_size, resize: str, channels: int | None, num_classes: int |
             )
             with tf.control_dependencies([check]):
                 label = tf.one_hot(label, num_classes, dtype=tf.float32)
+        return prepare_image(image), label
+
+    def prepare_image(image):
         image = tf.cast(image, tf.float32)
         if channels is not None and image.shape[-1] != channels:
             if image.shape[-1] == 1:
@@ -54,7 +70,7 @@ def fit_images(image_size, resize: str, channels: int | None, num_classes: int |
                 image = tf.image.resize_with_crop_or_pad(image, *image_size)
             else:
                 image = tf.image.resize(image, image_size, method=resize)
-        return image, label
+        return image
 
     return prepare
 

@@ -1,13 +1,18 @@
 """Where images come from: IDX directories, tensorflow-datasets, image folders, synthetic.
 
 ``load(name, split)`` returns a ``tf.data.Dataset`` of ``(uint8 HxWxC image, int64 label)``
-and, with ``with_info=True``, a :class:`DatasetInfo` beside it.
+-- for segmentation datasets (``DatasetInfo.task == "segmentation"``) of ``(uint8 HxWxC
+image, uint8 HxW mask)`` -- and, with ``with_info=True``, a :class:`DatasetInfo` beside it.
 
 * MNIST-format names (``mnist``, ``fashion_mnist``, ``kmnist``, ``emnist_*``) are read from
   IDX files found in ``data_dir``, then ``$KCNN_DATA_DIR``, then ``/usr/share/datasets``;
   when none holds them, the loader says where it looked and falls back to tfds.
 * ``folder``: a class-per-folder directory of images (``data_dir``; kcnn.data.folder).
 * ``synthetic``: images of any shape and class count with a learnable rule.
+* Segmentation: ``fashion_scenes`` (kcnn.data.scenes: 64x64 canvases composed of real
+  Fashion-MNIST items, from the same IDX files, offline), ``mask_folder`` (images + PNG
+  masks in ``data_dir``; kcnn.data.mask_folder) and tfds' ``oxford_iiit_pet`` (the
+  dataset of Keras' segmentation tutorial; needs a network the first time).
 * Any other name goes to ``tfds.load``. A dataset tfds has not prepared yet downloads on
   first use where a network exists; without one, the loader says at once which places it
   searched instead of letting the download retry for minutes.
@@ -24,7 +29,6 @@ import dataclasses
 import difflib
 import logging
 import os
-import re
 import socket
 
 import numpy as np
@@ -33,6 +37,9 @@ import tensorflow as tf
 from kcnn.data.errors import DataArgumentError
 from kcnn.data.folder import FOLDER_SPLITS, list_folder
 from kcnn.data.idx import read_idx_header, read_idx_pair
+from kcnn.data.info import DatasetInfo, check_split_name, parse_split, split_slice
+from kcnn.data.mask_folder import IGNORE_LABEL, list_mask_folder, read_mask
+from kcnn.data.scenes import SCENE_SPLITS, load_scenes, scenes_info
 
 __all__ = ["DatasetInfo", "IdxDataset", "IDX_DATASETS", "load", "describe", "find_idx_dir", "SYSTEM_DATA_DIR"]
 
@@ -41,18 +48,6 @@ SYSTEM_DATA_DIR = "/usr/share/datasets"
 IDX_SPLITS = ("train", "test")
 SYNTHETIC_SPLITS = ("train", "validation", "test")
 DOWNLOAD_HOST = ("storage.googleapis.com", 443)  # where tensorflow-datasets downloads from
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetInfo:
-    """What a model needs to know about a dataset."""
-
-    name: str
-    image_shape: tuple
-    num_classes: int
-    class_names: tuple
-    num_examples: int | None
-    source: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,41 +85,6 @@ IDX_DATASETS = {
         True,
     ),
 }
-
-
-# --- splits ---------------------------------------------------------------------------
-
-_SPLIT = re.compile(r"^(\w+)(?:\[(-?\d+%?)?:(-?\d+%?)?\])?$")
-
-
-def parse_split(split: str) -> tuple[str, str | None, str | None]:
-    """'train[:90%]' -> ('train', None, '90%')."""
-    m = _SPLIT.match(split.replace(" ", ""))
-    if not m:
-        raise DataArgumentError("split", f"split {split!r}: expected NAME or NAME[start:stop] (e.g. 'train[:90%]')")
-    return m.group(1), m.group(2), m.group(3)
-
-
-def check_split_name(split: str, names, dataset: str) -> str:
-    """The base name of ``split``; DataArgumentError when ``dataset`` has no split of that name."""
-    base = parse_split(split)[0]
-    if base not in names:
-        close = difflib.get_close_matches(base, names, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise DataArgumentError("split", f"{dataset} has no split {base!r}{hint}; its splits: {', '.join(names)}")
-    return base
-
-
-def _bound(value: str | None, n: int, default: int) -> int:
-    if value is None:
-        return default
-    k = round(n * int(value[:-1]) / 100) if value.endswith("%") else int(value)
-    return max(0, min(n, k + n if k < 0 else k))
-
-
-def _slice(split: str, n: int) -> slice:
-    _, start, stop = parse_split(split)
-    return slice(_bound(start, n, 0), _bound(stop, n, n))
 
 
 # --- IDX ------------------------------------------------------------------------------
@@ -171,7 +131,7 @@ def _idx_info(name: str, directory: str, split: str) -> DatasetInfo:
     shape = tuple(dims[1:]) + ((1,) if len(dims) == 3 else ())
     if spec.transpose:
         shape = (shape[1], shape[0], shape[2])
-    part = _slice(split, count)
+    part = split_slice(split, count)
     return DatasetInfo(
         name,
         shape,
@@ -188,7 +148,7 @@ def _load_idx(name: str, directory: str, split: str):
     if spec.transpose:
         images = np.ascontiguousarray(images.transpose(0, 2, 1, 3))
     labels = labels + spec.label_offset
-    part = _slice(split, len(labels))
+    part = split_slice(split, len(labels))
     images, labels = images[part], labels[part]
     info = DatasetInfo(
         name, images.shape[1:], len(spec.class_names), spec.class_names, len(labels), f"IDX files in {directory}"
@@ -202,7 +162,7 @@ def _load_idx(name: str, directory: str, split: str):
 def _folder(data_dir, split: str, image_size=None, channels: int = 3, skip_corrupt: bool = False):
     """(paths, labels, DatasetInfo) of a folder split, every file checked (kcnn.data.folder)."""
     listing = list_folder(data_dir, parse_split(split)[0], skip_corrupt=skip_corrupt)
-    part = _slice(split, len(listing.paths))
+    part = split_slice(split, len(listing.paths))
     paths, labels = list(listing.paths[part]), listing.labels[part]
     if not paths:
         raise DataArgumentError("split", f"folder dataset {listing.directory}: split {split!r} selects no images")
@@ -247,7 +207,7 @@ def _load_synthetic(
     prototypes = np.random.default_rng(seed).uniform(0, 255, (num_classes, 8, 8, channels)).astype("float32")
     prototypes = tf.image.resize(prototypes, (height, width), method="nearest")
     split_seed = sum(map(ord, base))
-    part = _slice(split, num_examples)
+    part = split_slice(split, num_examples)
 
     def make(index):
         label = tf.cast(
@@ -281,7 +241,7 @@ def _tfds_builder(name: str, data_dir: str | None, *, download: bool = True, sea
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception:  # noqa: BLE001 - tfds raises several types for unknown names
-        local = ["synthetic", "folder", *IDX_DATASETS]
+        local = ["synthetic", "folder", "fashion_scenes", "mask_folder", *IDX_DATASETS]
         close = difflib.get_close_matches(name, local + list(tfds.list_builders()), n=4, cutoff=0.6)
         hint = f"; closest: {', '.join(close)}" if close else ""
         raise DataArgumentError(
@@ -336,6 +296,98 @@ def _load_tfds(name: str, split: str, data_dir: str | None, download: bool = Tru
     return ds, info
 
 
+# --- segmentation -----------------------------------------------------------------------
+
+
+def _scene_files(split: str, data_dir: str | None) -> tuple[str, str]:
+    """Fashion-MNIST's IDX files of ``split``'s base (fashion_scenes composes canvases of them)."""
+    base = check_split_name(split, tuple(SCENE_SPLITS), "fashion_scenes")
+    directory, searched = find_idx_dir("fashion_mnist", data_dir, base)
+    if directory is None:
+        raise DataArgumentError(
+            "data_dir" if data_dir else "name",
+            f"fashion_scenes is composed of Fashion-MNIST's IDX files; none in {', '.join(searched)} "
+            "(apt-get install dataset-fashion-mnist, or give the directory that holds them)",
+        )
+    return _idx_files(directory, IDX_DATASETS["fashion_mnist"], base)
+
+
+def _mask_folder(data_dir, split: str):
+    """(images, masks, DatasetInfo) of a mask folder split, every pair checked (kcnn.data.mask_folder)."""
+    listing = list_mask_folder(data_dir, parse_split(split)[0])
+    part = split_slice(split, len(listing.images))
+    images, masks = list(listing.images[part]), list(listing.masks[part])
+    if not images:
+        raise DataArgumentError("split", f"mask_folder dataset {listing.directory}: split {split!r} selects no images")
+    info = DatasetInfo(
+        "mask_folder",
+        (*listing.image_size, 3),
+        len(listing.class_names),
+        listing.class_names,
+        len(images),
+        f"images and masks in {listing.directory}",
+        task="segmentation",
+        ignore_label=IGNORE_LABEL,
+    )
+    return images, masks, info
+
+
+def _load_mask_folder(data_dir, split: str):
+    images, masks, info = _mask_folder(data_dir, split)
+    size = info.image_shape[:2]
+
+    def read(image_path, mask_path):
+        image = tf.io.decode_image(tf.io.read_file(image_path), channels=3, expand_animations=False)
+        image = tf.image.resize(image, size, antialias=True)
+        mask = tf.numpy_function(lambda p: read_mask(p.decode()), [mask_path], tf.uint8, stateful=False)
+        mask = tf.image.resize(tf.ensure_shape(mask, (None, None))[..., None], size, method="nearest")[..., 0]
+        return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8), tf.cast(mask, tf.uint8)
+
+    ds = tf.data.Dataset.from_tensor_slices((images, masks)).map(read, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds, info
+
+
+# tfds segmentation datasets: image key, mask key, {stored value: class (255: ignored)}, class names, size
+PET = {"image": "image", "mask": "segmentation_mask", "classes": ("background", "pet"), "size": (128, 128)}
+PET_VALUES = (IGNORE_LABEL, 1, 0, IGNORE_LABEL)  # trimap 1 pet, 2 background, 3 border (unclassified: ignored)
+TFDS_SEGMENTATION = {"oxford_iiit_pet": PET}
+
+
+def _tfds_segmentation(name: str, split: str, data_dir: str | None, download: bool = True, read: bool = True):
+    """Oxford-IIIT Pet as Keras' segmentation tutorial uses it, resized to 128x128; the
+    trimap's border pixels get the ignore label. Needs a network the first time."""
+    import tensorflow_datasets as tfds
+
+    spec = TFDS_SEGMENTATION[name]
+    builder = _tfds_builder(name, data_dir, download=download)
+    check_split_name(split, list(builder.info.splits) or ["train", "test"], name)
+    try:
+        num_examples = builder.info.splits[split].num_examples
+    except (KeyError, ValueError):
+        num_examples = None
+    info = DatasetInfo(
+        name,
+        (*spec["size"], 3),
+        len(spec["classes"]),
+        spec["classes"],
+        num_examples,
+        f"tensorflow-datasets {name} ({builder.data_dir}), resized to {spec['size'][0]}x{spec['size'][1]}",
+        task="segmentation",
+        ignore_label=IGNORE_LABEL,
+    )
+    if not read:
+        return None, info
+    values = tf.constant(PET_VALUES, tf.uint8)
+
+    def fit(example):
+        image = tf.image.resize(example[spec["image"]], spec["size"], antialias=True)
+        mask = tf.image.resize(example[spec["mask"]], spec["size"], method="nearest")[..., 0]
+        return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8), tf.gather(values, tf.cast(mask, tf.int32))
+
+    ds = tfds.load(name, split=split, data_dir=data_dir, download=download)
+    return ds.map(fit, num_parallel_calls=tf.data.AUTOTUNE), info
+
+
 # --- entry point ------------------------------------------------------------------------
 
 
@@ -365,6 +417,12 @@ def describe(name: str, split: str = "train", *, data_dir: str | None = None, **
         return _load_synthetic(split, **kwargs)[1]
     if name == "folder":
         return _folder(data_dir, split, **kwargs)[2]
+    if name == "fashion_scenes":
+        return scenes_info(split, _scene_files(split, data_dir), **kwargs)
+    if name == "mask_folder":
+        return _mask_folder(data_dir, split)[2]
+    if name in TFDS_SEGMENTATION:
+        return _tfds_segmentation(name, split, data_dir, read=False, **kwargs)[1]
     if name in IDX_DATASETS:
         directory, searched = _idx_source(name, split, data_dir)
         if directory is not None:
@@ -378,7 +436,12 @@ def dataset_splits(name: str) -> tuple[str, ...] | None:
     """The split names of a kcnn source (None for tensorflow-datasets names: tfds knows them)."""
     if name in IDX_DATASETS:
         return IDX_SPLITS
-    return {"synthetic": SYNTHETIC_SPLITS, "folder": tuple(FOLDER_SPLITS)}.get(name)
+    return {
+        "synthetic": SYNTHETIC_SPLITS,
+        "folder": tuple(FOLDER_SPLITS),
+        "mask_folder": tuple(FOLDER_SPLITS),
+        "fashion_scenes": tuple(SCENE_SPLITS),
+    }.get(name)
 
 
 def load(name: str, split: str = "train", *, data_dir: str | None = None, with_info: bool = False, **kwargs):
@@ -386,13 +449,19 @@ def load(name: str, split: str = "train", *, data_dir: str | None = None, with_i
 
     ``kwargs`` go to the source: ``image_size``/``channels``/``skip_corrupt`` for ``folder``;
     ``image_shape``/``num_classes``/``num_examples``/``seed`` for ``synthetic``;
-    ``download`` for tfds names.
+    ``num_examples``/``seed`` for ``fashion_scenes``; ``download`` for tfds names.
     """
     _check_data_dir(data_dir)
     if name == "synthetic":
         ds, info = _load_synthetic(split, **kwargs)
     elif name == "folder":
         ds, info = _load_folder(data_dir, split, **kwargs)
+    elif name == "fashion_scenes":
+        ds, info = load_scenes(split, _scene_files(split, data_dir), **kwargs)
+    elif name == "mask_folder":
+        ds, info = _load_mask_folder(data_dir, split)
+    elif name in TFDS_SEGMENTATION:
+        ds, info = _tfds_segmentation(name, split, data_dir, **kwargs)
     elif name in IDX_DATASETS:
         directory, searched = _idx_source(name, split, data_dir)
         if directory is not None:

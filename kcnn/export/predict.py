@@ -13,7 +13,7 @@ import numpy as np
 
 from kcnn.export.runtime import Artifact
 
-__all__ = ["read_image", "top_k", "describe_prediction"]
+__all__ = ["read_image", "top_k", "describe_prediction", "mask_paths", "write_mask"]
 
 
 class _WrongSize(Exception):
@@ -68,3 +68,35 @@ def describe_prediction(ranked: list[tuple[str, float]], segmentation: bool = Fa
     if segmentation:
         return "pixels: " + ", ".join(f"{name} {100 * p:.1f}%" for name, p in ranked)
     return ", ".join(f"{name} {p:.4f}" for name, p in ranked)
+
+
+def mask_paths(images, output_dir: str) -> dict:
+    """``{image path: (mask PNG path, overlay PNG path)}`` in ``output_dir``, named after the image
+    (``shoe.png`` -> ``shoe_mask.png``, ``shoe_overlay.png``); ValueError when two images share a name."""
+    paths, seen = {}, {}
+    for image in images:
+        stem = os.path.splitext(os.path.basename(image))[0]
+        if stem in seen and seen[stem] != image:
+            raise ValueError(f"{seen[stem]} and {image} would both write {stem}_mask.png; predict them in two runs")
+        seen[stem] = image
+        paths[image] = tuple(os.path.join(output_dir, f"{stem}_{kind}.png") for kind in ("mask", "overlay"))
+    return paths
+
+
+def write_mask(probabilities: np.ndarray, image: np.ndarray, paths: tuple[str, str]) -> np.ndarray:
+    """Write the class-index mask (8-bit PNG, value = class, as kcnn's mask folders store it) and
+    the image with the classes' colours over it; returns the mask. Both files are written atomically."""
+    from PIL import Image
+
+    from kcnn.io import atomic_file
+    from kcnn.viz.segmentation import overlay
+
+    num_classes = probabilities.shape[-1]
+    mask = np.asarray(probabilities).argmax(-1).astype(np.uint8)
+    shown = mask
+    if mask.shape != image.shape[:2]:  # the artifact resized the image: show the mask at the image's size
+        shown = np.asarray(Image.fromarray(mask).resize((image.shape[1], image.shape[0]), Image.NEAREST))
+    for path, array in zip(paths, (mask, overlay(image, shown, num_classes))):
+        with atomic_file(path, suffix=".png") as tmp:
+            Image.fromarray(array).save(tmp, format="PNG")
+    return mask

@@ -31,6 +31,7 @@ __all__ = [
     "blame",
     "OPTIMIZERS",
     "LOSSES",
+    "SEGMENTATION_LOSSES",
     "SOFT_TARGET_LOSSES",
     "PRECISIONS",
     "SCHEDULES",
@@ -40,13 +41,14 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-LOSSES = ("cross_entropy", "sparse_cross_entropy", "mse", "l1", "huber")
+LOSSES = ("cross_entropy", "sparse_cross_entropy", "mse", "l1", "huber")  # classification
+SEGMENTATION_LOSSES = ("cross_entropy", "focal", "dice")  # per pixel (kcnn.training.tasks)
 SOFT_TARGET_LOSSES = ("cross_entropy", "mse", "l1", "huber")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
 RESOLVERS = ("tf_config", "slurm")
-BEST_METRICS = {"val_accuracy": 1.0, "val_loss": -1.0}  # +1: higher is better
+BEST_METRICS = {"val_accuracy": 1.0, "val_loss": -1.0, "val_mean_iou": 1.0}  # +1: higher is better
 
 
 class ConfigError(ValueError):
@@ -107,7 +109,10 @@ class TrainConfig:
     lr_boundaries: list[float] = field(default_factory=list)  # epochs where "step" multiplies by lr_decay_factor
     lr_decay_factor: float = 0.1
     warmup_epochs: float = 0.0  # linear warmup before "cosine"
-    loss: str = "cross_entropy"  # cross_entropy | sparse_cross_entropy | mse | l1 | huber
+    loss: str = "cross_entropy"  # classification: cross_entropy | sparse_cross_entropy | mse | l1 | huber;
+    # segmentation (the model's "segmentation" tag): cross_entropy | focal | dice, per pixel
+    class_weights: list[float] = field(default_factory=list)  # segmentation: one weight per class (cross-entropy)
+    ignore_label: int | None = None  # segmentation: mask value that counts nowhere; None: the dataset's (255 or none)
     label_smoothing: float = 0.0
     ema: bool = False  # keep an exponential moving average of the weights; evaluate and export it
     ema_momentum: float = 0.999
@@ -119,7 +124,7 @@ class TrainConfig:
     checkpoint_every: int = 0  # also checkpoint every N steps inside an epoch (0: at epoch ends only)
     steps_per_execution: int = 20  # training steps per call into the graph; metrics read once per call
     aux_loss: bool = True  # train a model's auxiliary classifiers (GoogLeNet) with their loss weights
-    best_metric: str = "val_accuracy"  # kept as best.keras: val_accuracy (max) or val_loss (min)
+    best_metric: str = "val_accuracy"  # kept as best.keras: val_accuracy, val_mean_iou (max) or val_loss (min)
     seed: int = 42
 
 
@@ -200,7 +205,7 @@ class ExperimentConfig:
             raise ConfigError("train.ema_momentum", f"must be in (0, 1); got {t.ema_momentum}")
         for name, allowed in (
             ("optimizer", OPTIMIZERS),
-            ("loss", LOSSES),
+            ("loss", tuple(dict.fromkeys(LOSSES + SEGMENTATION_LOSSES))),
             ("precision", PRECISIONS),
             ("schedule", SCHEDULES),
             ("strategy", STRATEGIES),
@@ -208,6 +213,13 @@ class ExperimentConfig:
             ("best_metric", tuple(BEST_METRICS)),
         ):
             _one_of(getattr(t, name), allowed, f"train.{name}")
+        for w in t.class_weights:
+            if not w >= 0:
+                raise ConfigError("train.class_weights", f"weights must be non-negative numbers; got {w!r}")
+        if t.class_weights and not any(t.class_weights):
+            raise ConfigError("train.class_weights", "at least one weight must be positive")
+        if t.ignore_label is not None and not 0 <= t.ignore_label <= 255:
+            raise ConfigError("train.ignore_label", f"must be a mask value in [0, 255]; got {t.ignore_label}")
         if t.label_smoothing and t.loss != "cross_entropy":
             raise ConfigError("train.label_smoothing", f"needs train.loss=cross_entropy, not {t.loss!r}")
         _check_schedule(t)

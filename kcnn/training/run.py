@@ -29,10 +29,13 @@ from kcnn.training.config import BEST_METRICS, ConfigError, ExperimentConfig
 from kcnn.training.distribute import is_chief
 from kcnn.training.loop import PAD_LABEL, NonFiniteLoss, TrainLoop
 from kcnn.training.losses import make_loss
+from kcnn.training.metrics import segmentation_metrics
 from kcnn.training.optimizers import make_optimizer
 from kcnn.training.run_dir import RunFiles, prepare_run_dir, read_history, write_history
 from kcnn.training.schedules import make_schedule
-from kcnn.viz import plot_confusion_matrix, plot_learning_curves
+from kcnn.training.tasks import Segmentation
+from kcnn.training.trainer import model_kwargs
+from kcnn.viz import panel_grid, plot_confusion_matrix, plot_learning_curves, plot_segmentation_panels
 from kcnn.viz.summary import write_model_images
 
 __all__ = ["run_training", "build_model", "averaged_weights"]
@@ -65,16 +68,14 @@ def split_datasets(config: ExperimentConfig, p):
 
 
 def pad_to_batches(ds: tf.data.Dataset, global_batch: int) -> tf.data.Dataset:
-    """``ds`` followed by masked examples (label PAD_LABEL, zero image) up to a whole number of global batches."""
-    n = int(ds.cardinality())
-    if n < 0:
-        n = int(ds.reduce(0, lambda count, _: count + 1))
-    missing = -n % global_batch
+    """``ds`` followed by masked examples (label PAD_LABEL, zero image; a mask of PAD_LABEL, which
+    wraps to 255 in uint8 and is out of every class range) up to a whole number of global batches."""
+    missing = -_count(ds) % global_batch
     if not missing:
         return ds
     image_spec, label_spec = ds.element_spec
     pad = tf.data.Dataset.from_tensors(
-        (tf.zeros(image_spec.shape, image_spec.dtype), tf.constant(PAD_LABEL, label_spec.dtype))
+        (tf.zeros(image_spec.shape, image_spec.dtype), tf.cast(tf.fill(label_spec.shape, PAD_LABEL), label_spec.dtype))
     ).repeat(missing)
     return ds.concatenate(pad)
 
@@ -84,15 +85,13 @@ def build_model(config: ExperimentConfig, p, normalizer) -> keras.Model:
     (with ``finetune.weights="imagenet"``: the ImageNet backbone and a new ``predictions`` head;
     with auxiliary heads: the training model, whose first output is the inference model's)."""
     image = keras.Input(p.image_shape, name="image")
-    name, kwargs = config.model.name, dict(config.model.kwargs)
+    name, kwargs = config.model.name, model_kwargs(config, p.task, p.aux_loss_weights)
     if config.finetune.weights == "imagenet":
         backbone = create_model(
             name, include_top=False, weights="imagenet", pooling="avg", input_tensor=normalizer(image), **kwargs
         )
         head = keras.layers.Dense(p.dataset.num_classes, activation="softmax", dtype="float32", name="predictions")
         return keras.Model(image, head(backbone.output), name=name)
-    if p.aux_loss_weights:
-        kwargs["aux_logits"] = True
     model = create_model(name, input_tensor=normalizer(image), classes=p.dataset.num_classes, **kwargs)
     if config.finetune.weights is not None:
         ft.load_backbone_weights(model, config.finetune.weights)
@@ -204,9 +203,19 @@ class _Run:
             l2=t.l2,
             loss_weights=(1.0, *self.p.aux_loss_weights),
             steps_per_execution=t.steps_per_execution,
+            task=self.task(),
         )
         self.checkpointer = Checkpointer(
             os.path.join(self.files.checkpoints, phase), self.training_model, optimizer, self.strategy
+        )
+
+    def task(self):
+        """The loop's task: None (classification from the loss) or a per-pixel Segmentation."""
+        if self.p.task != "segmentation":
+            return None
+        t = self.config.train
+        return Segmentation(
+            t.loss, self.p.dataset.num_classes, ignore_label=self.p.ignore_label, class_weights=t.class_weights or None
         )
 
     def dataset(self, raw, *, training: bool, epoch: int = 0, skip_batches: int = 0):
@@ -226,7 +235,9 @@ class _Run:
                 resize=d.resize,
                 channels=self.p.image_shape[2],
                 augment=d.augment,
-                num_classes=None if t.loss == "sparse_cross_entropy" else self.p.dataset.num_classes,
+                num_classes=None
+                if self.p.task == "segmentation" or t.loss == "sparse_cross_entropy"
+                else self.p.dataset.num_classes,
                 drop_remainder=training,
                 skip_batches=skip_batches,
             )
@@ -292,6 +303,9 @@ def run_training(config: ExperimentConfig, p, files: RunFiles, strategy, *, verb
             v = run.evaluate(run.val_raw)
             history.setdefault("val_loss", []).append(v["loss"])
             history.setdefault("val_accuracy", []).append(v["accuracy"])
+            if p.task == "segmentation":
+                miou = segmentation_metrics(v["confusion"], p.dataset.class_names)["mean_iou"]
+                history.setdefault("val_mean_iou", []).append(miou)
         lr = float(keras.ops.convert_to_numpy(run.optimizer.learning_rate))
         history.setdefault("learning_rate", []).append(lr)
         history.setdefault("time", []).append(round(time.time() - tic, 3))
@@ -333,7 +347,7 @@ def _finish(run: _Run, history: dict, train_seconds: float) -> dict:
         "epochs": config.train.epochs,
         "test_accuracy": test["accuracy"],
         "test_loss": test["loss"],
-        "test_examples": int(test["confusion"].sum()),
+        "test_examples": int(test["confusion"].sum()) if p.task != "segmentation" else _count(run.test_raw),
         "train_seconds_this_session": round(train_seconds, 1),
         "params": int(run.model.count_params()),
         "precision": keras.config.dtype_policy().name,
@@ -350,6 +364,16 @@ def _finish(run: _Run, history: dict, train_seconds: float) -> dict:
             "tensorboard": files.tensorboard,
         },
     }
+    if p.task == "segmentation":
+        metrics = segmentation_metrics(test["confusion"], p.dataset.class_names)
+        results.update(
+            task="segmentation",
+            test_pixel_accuracy=metrics["pixel_accuracy"],
+            test_mean_iou=metrics["mean_iou"],
+            test_iou=metrics["iou"],
+            test_pixels=int(test["confusion"].sum()),
+        )
+        results["artifacts"]["predictions"] = files.predictions
     if not run.chief:
         return results
     if os.path.exists(files.best):
@@ -362,6 +386,8 @@ def _finish(run: _Run, history: dict, train_seconds: float) -> dict:
         files.confusion,
         title=f"{title}: test accuracy {test['accuracy']:.4f}",
     )
+    if p.task == "segmentation":
+        _plot_panels(run, f"{title}: test mIoU {results['test_mean_iou']:.3f}")
     with atomic_file(files.model, suffix=".keras") as tmp:
         run.model.save(tmp)
     write_model_images(run.writer, run.model, first_test_image(run), step=config.train.epochs)
@@ -383,3 +409,24 @@ def _finish(run: _Run, history: dict, train_seconds: float) -> dict:
         results["exports"] = report["artifacts"]
     atomic_write_json(files.results, results)
     return results
+
+
+def _count(ds) -> int:
+    """The number of examples of ``ds`` (counted by reading it where tf.data does not know)."""
+    n = int(ds.cardinality())
+    return n if n >= 0 else int(ds.reduce(0, lambda count, _: count + 1))
+
+
+def _plot_panels(run: _Run, title: str, n: int = 6) -> None:
+    """image | truth | prediction for the first ``n`` test images: a PNG and a TensorBoard image."""
+    p = run.p
+    fit = kdata.fit_images(p.image_shape[:2], run.config.data.resize, p.image_shape[2])
+    images, masks = fit(*next(iter(run.test_raw.batch(n))))
+    predicted = keras.ops.convert_to_numpy(keras.ops.argmax(run.model(images, training=False), axis=-1))
+    shown = images.numpy() if p.image_shape[2] in (1, 3) else images.numpy()[..., :1]
+    plot_segmentation_panels(shown, masks.numpy(), predicted, p.dataset.class_names, run.files.predictions, title)
+    if run.writer is not None:
+        grid = panel_grid(shown, masks.numpy(), predicted, p.dataset.num_classes)
+        with run.writer.as_default(step=run.config.train.epochs):
+            tf.summary.image("test_predictions (image | truth | prediction)", grid[None], max_outputs=1)
+        run.writer.flush()

@@ -15,9 +15,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-__all__ = ["Classification", "Segmentation", "SEGMENTATION_LOSSES"]
+from kcnn.training.config import SEGMENTATION_LOSSES
 
-SEGMENTATION_LOSSES = ("cross_entropy", "focal", "dice")
+__all__ = ["Classification", "Segmentation", "SEGMENTATION_LOSSES"]
 
 
 class Classification:

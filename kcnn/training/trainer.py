@@ -23,7 +23,14 @@ from kcnn import data as kdata
 from kcnn.export import check_export_directory, check_export_formats
 from kcnn.registry import create_model, model_info
 from kcnn.training import finetune as ft
-from kcnn.training.config import SOFT_TARGET_LOSSES, ConfigError, ExperimentConfig, blame
+from kcnn.training.config import (
+    LOSSES,
+    SEGMENTATION_LOSSES,
+    SOFT_TARGET_LOSSES,
+    ConfigError,
+    ExperimentConfig,
+    blame,
+)
 from kcnn.training.distribute import check_strategy, make_strategy
 from kcnn.training.precision import precision_warning, resolve_precision
 from kcnn.training.run_dir import RunFiles, check_run_dir, finished_results
@@ -44,6 +51,8 @@ class Plan:
     train_examples: int | None  # after the validation hold-out; None where unknown before reading
     aux_loss_weights: tuple  # loss weights of the auxiliary heads trained beside the main output
     run_dir: str  # what to do with model_dir: "new", "resume", "replace" or "reconfigure"
+    task: str = "classification"  # or "segmentation": the model's registry tag
+    ignore_label: int | None = None  # segmentation: train.ignore_label, else the dataset's
 
 
 def _one_of(value, allowed, field: str):
@@ -70,6 +79,61 @@ def _describe(config: ExperimentConfig) -> kdata.DatasetInfo:
     return info
 
 
+SEGMENTATION_DATASETS = "fashion_scenes, mask_folder, oxford_iiit_pet"
+# torchvision's recipe for its FCN / DeepLabV3 layouts: loss = out + 0.5 * aux
+SEGMENTATION_AUX_WEIGHT = 0.5
+
+
+def _check_task(config: ExperimentConfig, task: str, dataset: kdata.DatasetInfo) -> int | None:
+    """The model's task against the dataset's and the task's own settings; the ignore label."""
+    from kcnn.registry import list_models
+
+    t, d = config.train, config.data
+    if dataset.task != task:
+        if task == "segmentation":
+            message = (
+                f"{config.model.name} is a segmentation model (a class per pixel) but {d.dataset} gives a "
+                f"label per image; use a segmentation dataset ({SEGMENTATION_DATASETS})"
+            )
+        else:
+            models = ", ".join(list_models(tag="segmentation")[:6])
+            message = (
+                f"{config.model.name} is a classification model but {d.dataset} gives a mask per image; "
+                f"use a segmentation model ({models}, ...)"
+            )
+        raise ConfigError("model.name", message, others=("data.dataset",))
+    segmentation = task == "segmentation"
+    losses = SEGMENTATION_LOSSES if segmentation else LOSSES
+    if t.loss not in losses:
+        raise ConfigError("train.loss", f"a {task} model trains with {', '.join(losses)}; got {t.loss!r}")
+    if not segmentation:
+        for name in ("class_weights", "ignore_label"):
+            if getattr(t, name) not in (None, []):
+                raise ConfigError(f"train.{name}", "applies to segmentation models only")
+        if t.best_metric == "val_mean_iou":
+            raise ConfigError("train.best_metric", "val_mean_iou applies to segmentation models only")
+        return None
+    if t.label_smoothing:
+        raise ConfigError("train.label_smoothing", "segmentation losses take no label smoothing")
+    if config.finetune.weights == "imagenet":
+        raise ConfigError(
+            "finetune.weights",
+            "'imagenet' replaces a classifier's head; a segmentation model takes its backbone's weights "
+            "through model.kwargs (e.g. backbone_weights)",
+        )
+    with blame("data.augment"):
+        kdata.check_mask_augmentations(d.augment)
+    if t.class_weights:
+        if t.loss == "dice":
+            raise ConfigError("train.class_weights", "weight cross_entropy or focal; the dice loss takes no weights")
+        if len(t.class_weights) != dataset.num_classes:
+            raise ConfigError(
+                "train.class_weights",
+                f"{len(t.class_weights)} weights for the {dataset.num_classes} classes of {d.dataset}",
+            )
+    return dataset.ignore_label if t.ignore_label is None else t.ignore_label
+
+
 def _train_examples(config: ExperimentConfig, info: kdata.DatasetInfo, validation, replicas: int) -> int | None:
     t = config.train
     if t.batch_size % replicas:
@@ -92,11 +156,20 @@ def _train_examples(config: ExperimentConfig, info: kdata.DatasetInfo, validatio
     return n
 
 
-def _check_model(config: ExperimentConfig, info, image_shape: tuple, aux: tuple) -> None:
-    """Build the network once on these images; check fine-tuning weights against it."""
-    name, kwargs = config.model.name, dict(config.model.kwargs)
-    if aux:
+def model_kwargs(config: ExperimentConfig, task: str, aux: tuple) -> dict:
+    """The builder's keyword arguments: ``model.kwargs`` and the auxiliary heads' switch."""
+    kwargs = dict(config.model.kwargs)
+    if task == "segmentation":  # "aux_output" models have aux_head=True by default
+        if not aux and "aux_head" not in kwargs and "aux_output" in model_info(config.model.name).tags:
+            kwargs["aux_head"] = False
+    elif aux:
         kwargs["aux_logits"] = True
+    return kwargs
+
+
+def _check_model(config: ExperimentConfig, info, image_shape: tuple, aux: tuple, task: str) -> None:
+    """Build the network once on these images; check fine-tuning weights against it."""
+    name, kwargs = config.model.name, model_kwargs(config, task, aux)
     try:
         model = create_model(name, input_shape=image_shape, classes=info.num_classes, **kwargs)
     except TypeError as err:
@@ -142,13 +215,17 @@ def plan(config: ExperimentConfig, *, overwrite: bool = False, replicas: int = 1
             check_export_directory(os.path.join(config.export.dir, config.model.name, "new"))
     validation = config.validation_split()
     dataset = _describe(config)
+    task = "segmentation" if "segmentation" in info.tags else "classification"
+    ignore_label = _check_task(config, task, dataset)
     n_train = _train_examples(config, dataset, validation, replicas)
     height, width = d.image_size or dataset.image_shape[:2]
     image_shape = (int(height), int(width), int(d.channels or dataset.image_shape[2]))
     aux = info.aux_loss_weights if t.aux_loss and f.weights != "imagenet" else ()
-    _check_model(config, dataset, image_shape, aux)
+    if task == "segmentation" and t.aux_loss and "aux_output" in info.tags:
+        aux = (SEGMENTATION_AUX_WEIGHT,)
+    _check_model(config, dataset, image_shape, aux, task)
     action = check_run_dir(RunFiles(os.path.abspath(config.model_dir)), config, overwrite=overwrite)
-    return Plan(dataset, image_shape, validation, soft, n_train, tuple(aux), action)
+    return Plan(dataset, image_shape, validation, soft, n_train, tuple(aux), action, task, ignore_label)
 
 
 @contextlib.contextmanager

@@ -154,3 +154,58 @@ def test_console_script_exit_status(export_dir, images):
         f"kcnn-predict: error: {bad['missing']}: no such file",
         "kcnn-predict: 1 of 2 images could not be predicted",
     ]
+
+
+@pytest.fixture(scope="module")
+def segmentation_export(tmp_path_factory):
+    from tests.export.test_serving import segmenter
+
+    output = tmp_path_factory.mktemp("seg_export") / "unet"
+    kexport.export_model(
+        segmenter(),
+        output,
+        ["float32"],
+        class_names=["background", "shirt", "shoe"],
+        sample_images=np.zeros((2, 28, 28, 1), np.uint8),
+        latency_runs=1,
+    )
+    images = tmp_path_factory.mktemp("seg_images")
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        Image.fromarray(rng.integers(0, 255, (28, 28), np.uint8)).save(images / f"{name}.png")
+    (images / "other").mkdir()
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(images / "other" / "a.png")
+    return output / "model_float32.tflite", images
+
+
+def test_a_segmentation_export_writes_a_mask_and_an_overlay_per_image(capsys, segmentation_export, tmp_path):
+    model, images = segmentation_export
+    paths = [str(images / "a.png"), str(images / "b.png")]
+    code, out, err = invoke(capsys, f"--model={model}", f"--output_dir={tmp_path / 'masks'}", *paths)
+    assert code == 0 and err == [] and len(out) == 2
+    artifact = kexport.load_artifact(model)
+    for line, path, name in zip(out, paths, "ab"):
+        mask_path, overlay_path = tmp_path / "masks" / f"{name}_mask.png", tmp_path / "masks" / f"{name}_overlay.png"
+        assert line.startswith(f"{path}: pixels: ") and line.endswith(f" -> {mask_path}, {overlay_path}")
+        image = np.asarray(Image.open(path))[None, ..., None]
+        assert np.array_equal(np.asarray(Image.open(mask_path)), artifact(image)[0].argmax(-1))
+        overlay = Image.open(overlay_path)
+        assert overlay.mode == "RGB" and overlay.size == (28, 28)
+    assert sorted(os.listdir(tmp_path / "masks")) == ["a_mask.png", "a_overlay.png", "b_mask.png", "b_overlay.png"]
+
+
+@pytest.mark.parametrize(
+    "output_dir, extra, words",
+    [
+        ("/proc/kcnn_masks", [], "--output_dir: "),
+        ("{t}/masks", ["other/a.png"], "a.png and {i}/other/a.png would both write a_mask.png"),
+    ],
+)
+def test_segmentation_outputs_are_checked_before_any_image(
+    capsys, segmentation_export, tmp_path, output_dir, extra, words
+):
+    model, images = segmentation_export
+    argv = [str(images / "a.png"), *(str(images / e) for e in extra)]
+    code, out, err = invoke(capsys, f"--model={model}", f"--output_dir={output_dir.format(t=tmp_path)}", *argv)
+    assert code == 2 and out == [] and len(err) == 1 and words.format(i=images) in err[0], err
+    assert os.listdir(tmp_path) == []

@@ -257,3 +257,30 @@ def test_bad_specs_are_one_line_errors(spec, message):
 def test_bad_pipeline_arguments(toy, kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         kdata.make_pipeline(toy, batch_size=8, training=True, seed=1, **kwargs)
+
+
+def mask_batches(augment, n=16):
+    """Images whose mask is the image itself: a geometric augmentation must keep them equal."""
+    images = noise(n, (12, 12, 1), low=1, high=250)
+    return images[..., 0], run(dataset(images, images[..., 0]), augment, batch_size=n)
+
+
+@pytest.mark.parametrize("augment", [["flip"], ["crop:3"], ["flip", "crop:2"]])
+def test_geometric_augmentations_move_masks_with_their_images(augment):
+    original, [(x, y)] = mask_batches(augment)
+    assert y.dtype == np.uint8 and y.shape == original.shape
+    assert np.array_equal(x[..., 0], y)  # same transform, nearest, both filled with 0
+    assert not np.array_equal(y, original)  # something moved
+
+
+@pytest.mark.parametrize("augment", [["cutout"], ["erasing:1.0"]])
+def test_photometric_augmentations_leave_masks_alone(augment):
+    original, [(x, y)] = mask_batches(augment)
+    assert np.array_equal(y, original) and not np.array_equal(x[..., 0], original)
+
+
+@pytest.mark.parametrize("name", ["mixup", "cutmix", "randaugment"])
+def test_augmentations_that_cannot_keep_masks_aligned_are_refused(name):
+    with pytest.raises(ValueError, match=f"augmentation '{name}' cannot keep segmentation masks aligned"):
+        kdata.check_mask_augmentations(["flip", name])
+    kdata.check_mask_augmentations(list(kdata.MASK_AUGMENTATIONS))

@@ -115,3 +115,16 @@ def test_parallel_calls_must_be_a_positive_integer(bad):
     with pytest.raises(ValueError, match="parallel_calls must be a positive integer"):
         kdata.make_pipeline(ds, batch_size=2, parallel_calls=bad)
     assert len(list(kdata.make_pipeline(ds, batch_size=2, parallel_calls=1))) == 2
+
+
+@pytest.mark.parametrize("resize", ["pad", "bilinear"])
+def test_masks_are_fitted_with_their_images_nearest(resize):
+    images = np.arange(2 * 6 * 6, dtype=np.uint8).reshape(2, 6, 6, 1)
+    masks = (images[..., 0] % 7).astype(np.uint8)
+    ds = tf.data.Dataset.from_tensor_slices((images, masks))
+    x, y = next(iter(kdata.make_pipeline(ds, batch_size=2, image_size=(12, 12), resize=resize, channels=3)))
+    assert x.shape == (2, 12, 12, 3) and y.shape == (2, 12, 12) and y.dtype == tf.uint8
+    if resize == "pad":
+        assert np.array_equal(y.numpy()[:, 3:9, 3:9], masks) and y.numpy()[:, :3].max() == 0
+    else:  # nearest: every 6x6 pixel becomes a 2x2 block
+        assert np.array_equal(y.numpy()[:, ::2, ::2], masks)
