@@ -287,7 +287,12 @@ CASES = {
     "lr-negative": ("kcnn-train", TRAIN + "--learning_rate=-0.1", "--learning_rate", "positive number"),
     "epochs-abc": ("kcnn-train", TRAIN + "--epochs=abc", "--epochs", "cannot read 'abc' as a positive integer"),
     "epochs-zero": ("kcnn-train", TRAIN + "--epochs=0", "--epochs", "not a positive integer"),
-    "bool-value": ("kcnn-train", TRAIN + "--deterministic=maybe", "--deterministic", "maybe"),
+    "bool-value": (
+        "kcnn-train",
+        TRAIN + "--deterministic=maybe",
+        "--deterministic",
+        "cannot read 'maybe' as a boolean",
+    ),
     "momentum": ("kcnn-train", TRAIN + "--momentum=1.5", "--momentum", "in [0, 1)"),
     "channels": ("kcnn-train", TRAIN + "--channels=2", "--channels", "must be 1 or 3"),
     "normalization": ("kcnn-train", TRAIN + "--normalization=zscore", "--normalization", "must be one of none"),
@@ -477,7 +482,7 @@ CASES = {
     "study-list-with-name": ("kcnn-study", "--list depth", "--list", "takes no study NAME"),
     "study-seed-negative": ("kcnn-study", "depth --quick --seed=-1", "--seed", "not a non-negative integer"),
     "study-seed-abc": ("kcnn-study", "depth --quick --seed=abc", "--seed", "cannot read 'abc'"),
-    "study-quick-value": ("kcnn-study", "depth --quick=maybe", "--quick", "maybe"),
+    "study-quick-value": ("kcnn-study", "depth --quick=maybe", "--quick", "cannot read 'maybe' as a boolean"),
     "study-output-file": ("kcnn-study", "depth --quick --output_dir={w}/a_file/out", "--output_dir", "is a file"),
     "study-output-proc": (
         "kcnn-study",

@@ -92,6 +92,8 @@ def _flag_message(text: str, flag_values) -> str:
     name, value, what = match.groups()
     if name in flag_values and ("invalid literal" in what or "could not convert" in what):
         what = f"cannot read {value!r} as {flag_values[name].parser.syntactic_help}"
+    elif "Non-boolean argument to boolean flag" in what:
+        what = f"cannot read {value!r} as a boolean (true, false, 1 or 0; or --{name} / --no{name})"
     return f"--{name}: {what}"
 
 
