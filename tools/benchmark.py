@@ -185,14 +185,14 @@ def loop_vs_fit() -> None:
         n = (len(labels) // b) * b
         feeds = {
             "memory": lambda b=b, n=n: (
-                tf.data.Dataset.from_tensor_slices((images[:n].astype(np.float32), onehot[:n]))
+                tf.data.Dataset.from_tensor_slices((images[:n].astype(np.float32) / 255.0, onehot[:n]))
                 .batch(b, drop_remainder=True)
                 .cache()
                 .repeat()
             ),
             "pipeline": lambda b=b: kdata.make_pipeline(
                 raw, batch_size=b, training=True, seed=0, repeat=True, drop_remainder=True, num_classes=10
-            ),
+            ).map(lambda x, y: (tf.cast(x, tf.float32) / 255.0, y)),
         }
         for feed, make in feeds.items():
             runners = {}
