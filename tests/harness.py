@@ -6,8 +6,27 @@ import math
 
 import keras
 import numpy as np
+import pytest
 
 import kcnn
+
+# The same builder at greater depth or width as a member checked in full by default: their exact
+# parameter counts are tested by default, everything else (forward, gradients, round trip,
+# bfloat16, min_input, endpoints) with KCNN_HEAVY_TESTS=1, which keeps `make test` in budget.
+DEEPER_VARIANTS = frozenset(
+    [f"efficientnetb{k}" for k in range(1, 8)]
+    + ["resnet101", "resnet152", "resnet101v2", "resnet152v2", "seresnet101", "densenet169", "densenet201"]
+    + ["resnet110", "resnet1202", "deeplabv3_resnet101", "fcn_resnet101"]
+)
+
+
+def tier_marks(name: str, heavy_above: int = 20_000_000) -> list:
+    """pytest marks of a model's full checks: ``heavy`` for a deeper variant, ``slow`` above
+    ``heavy_above`` parameters."""
+    params = kcnn.model_info(name).params or 0
+    return [
+        m for m, on in ((pytest.mark.heavy, name in DEEPER_VARIANTS), (pytest.mark.slow, params > heavy_above)) if on
+    ]
 
 
 def count_params(model: keras.Model, convention: str) -> int:

@@ -9,7 +9,6 @@ loss). Errors are ValueError naming the directory, file or value at fault.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 
 import keras
@@ -110,30 +109,24 @@ def _load(path: str) -> keras.Model:
 
 def from_model_dir(model_dir: str) -> ModelSource:
     """A finished kcnn-train run: its model, dataset, splits, image fitting and loss."""
+    from kcnn.export.source import read_run_config
     from kcnn.training.losses import make_loss
 
     model_dir = os.fspath(model_dir)
-    if not os.path.isdir(model_dir):
-        what = "a file, not a run directory" if os.path.exists(model_dir) else "no such directory"
-        raise ValueError(f"{model_dir}: {what}")
-    for name in ("model.keras", "config.json"):
-        if not os.path.isfile(os.path.join(model_dir, name)):
-            raise ValueError(f"{model_dir} has no {name}: not a finished kcnn-train run directory")
-    config_path = os.path.join(model_dir, "config.json")
+    config = read_run_config(model_dir)
+    data, train = config["data"], config.get("train", {})
     try:
-        with open(config_path, encoding="utf-8") as f:
-            config = json.load(f)
-        data, train = config["data"], config["train"]
         loss = make_loss(train.get("loss", "cross_entropy"), label_smoothing=train.get("label_smoothing", 0.0))
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+    except (AttributeError, TypeError, ValueError) as err:
+        config_path = os.path.join(model_dir, "config.json")
         raise ValueError(f"{config_path} is not a kcnn-train config ({type(err).__name__}: {err})") from None
     return ModelSource(
         model=_load(os.path.join(model_dir, "model.keras")),
         dataset=data["dataset"],
         data_dir=data.get("data_dir"),
-        train_split=data.get("train_split", "train"),
-        test_split=data.get("test_split", "test"),
-        resize=data.get("resize", "pad"),
+        train_split=data["train_split"],
+        test_split=data["test_split"],
+        resize=data["resize"],
         loss=loss,
         one_hot=train.get("loss", "cross_entropy") != "sparse_cross_entropy",
     )

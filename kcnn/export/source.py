@@ -45,10 +45,11 @@ class ExportSource:
 
 
 def read_run_config(model_dir: str) -> dict:
-    """The run's ``config.json`` as a dict, checked for what an export needs."""
+    """The run's ``config.json`` as a dict, checked for what an export or an analysis needs."""
     model_dir = os.fspath(model_dir)
     if not os.path.isdir(model_dir):
-        raise ValueError(f"{model_dir}: no such directory")
+        what = "a file, not a run directory" if os.path.exists(model_dir) else "no such directory"
+        raise ValueError(f"{model_dir}: {what}")
     for name in ("model.keras", "config.json"):
         if not os.path.isfile(os.path.join(model_dir, name)):
             raise ValueError(f"{model_dir} has no {name}: not a finished kcnn-train run directory")

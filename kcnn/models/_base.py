@@ -101,6 +101,35 @@ def check_weights_argument(weights, include_top: bool, classes: int, classifier_
         raise ValueError(f"`classes` must be a positive integer; Received: classes={classes!r}")
 
 
+def check_input_layout(input_shape) -> tuple | None:
+    """channels_last, and ``input_shape`` (if given) three sides: the checks every builder makes."""
+    if keras.config.image_data_format() != "channels_last":
+        raise ValueError(
+            "kcnn builds channels_last models only; set keras.config.set_image_data_format('channels_last')"
+        )
+    if input_shape is None:
+        return None
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3:
+        raise ValueError(
+            "`input_shape` must be a tuple of three integers (height, width, channels); "
+            f"Received: input_shape={input_shape}"
+        )
+    return input_shape
+
+
+def model_input(input_tensor, input_shape: tuple):
+    """``(tensor the body takes, the model's inputs)`` for keras.applications' ``input_tensor``."""
+    if input_tensor is None:
+        img_input = layers.Input(shape=input_shape, name="input")
+        return img_input, img_input
+    if keras.backend.is_keras_tensor(input_tensor):
+        sources = keras.utils.get_source_inputs(input_tensor)
+        return input_tensor, sources[0] if len(sources) == 1 else sources
+    img_input = layers.Input(tensor=input_tensor, shape=input_shape, name="input")
+    return img_input, img_input
+
+
 def resolve_input_shape(
     input_shape, *, default_shape: tuple, min_size: int, fixed_size: bool, weights=None, name: str = "model"
 ) -> tuple:
@@ -109,20 +138,12 @@ def resolve_input_shape(
     ``fixed_size`` is true for networks whose classifier flattens a feature map (VGG,
     AlexNet, LeNet): their include_top model needs a static height and width.
     """
-    if keras.config.image_data_format() != "channels_last":
-        raise ValueError(
-            "kcnn builds channels_last models only; set keras.config.set_image_data_format('channels_last')"
-        )
     if input_shape is None:
+        check_input_layout(None)
         if fixed_size or weights == "imagenet":
             return tuple(default_shape)
         return (None, None, default_shape[-1])
-    input_shape = tuple(input_shape)
-    if len(input_shape) != 3:
-        raise ValueError(
-            "`input_shape` must be a tuple of three integers (height, width, channels); "
-            f"Received: input_shape={input_shape}"
-        )
+    input_shape = check_input_layout(input_shape)
     if weights == "imagenet" and input_shape[-1] != 3:
         raise ValueError(f"The input must have 3 channels; Received `input_shape={input_shape}`")
     if weights == "imagenet" and fixed_size and input_shape != tuple(default_shape):
@@ -224,16 +245,7 @@ def build_classifier(
         weights=weights,
         name=name,
     )
-    if input_tensor is None:
-        img_input = layers.Input(shape=input_shape, name="input")
-        inputs = img_input
-    elif keras.backend.is_keras_tensor(input_tensor):
-        img_input = input_tensor
-        sources = keras.utils.get_source_inputs(input_tensor)
-        inputs = sources[0] if len(sources) == 1 else sources
-    else:
-        img_input = layers.Input(tensor=input_tensor, shape=input_shape, name="input")
-        inputs = img_input
+    img_input, inputs = model_input(input_tensor, input_shape)
 
     x = features(img_input)
     if include_top:

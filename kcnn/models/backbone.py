@@ -58,8 +58,8 @@ def _recorded(model: keras.Model, name: str) -> dict:
     recorded = getattr(model, "_kcnn_endpoints", None)
     if not recorded:
         raise ValueError(
-            f"{name} has no backbone endpoints: its builder records none (LeNet-5's layers are fixed "
-            "to a 32x32 field and end in a 1x1 map)"
+            f"{name} has no backbone endpoints: its builder records none (LeNet-5's and the notes' small "
+            "networks are whole classifiers, not encoders; a segmentation network is no backbone)"
         )
     return dict(recorded)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import keras
 from keras import layers
 
-from kcnn.models._base import load_weights_file
+from kcnn.models._base import check_input_layout, load_weights_file, model_input
 
 __all__ = ["SizeRule", "at_least", "multiple_of", "build_segmenter", "check_choice"]
 
@@ -67,18 +67,9 @@ def _check_arguments(weights, classes, classifier_activation):
 
 
 def _resolve_input_shape(input_shape, channels: int, rule: SizeRule | None, name: str) -> tuple:
-    if keras.config.image_data_format() != "channels_last":
-        raise ValueError(
-            "kcnn builds channels_last models only; set keras.config.set_image_data_format('channels_last')"
-        )
+    input_shape = check_input_layout(input_shape)
     if input_shape is None:
         return (None, None, channels)
-    input_shape = tuple(input_shape)
-    if len(input_shape) != 3:
-        raise ValueError(
-            "`input_shape` must be a tuple of three integers (height, width, channels); "
-            f"Received: input_shape={input_shape}"
-        )
     if rule is not None and not all(side is None or rule.accepts(side) for side in input_shape[:2]):
         raise ValueError(f"{name}: input height and width must be {rule.says}; Received: input_shape={input_shape}")
     return input_shape
@@ -104,16 +95,7 @@ def build_segmenter(
     if input_tensor is not None and input_shape is None:
         input_shape = tuple(input_tensor.shape[1:])
     input_shape = _resolve_input_shape(input_shape, channels, size_rule, name)
-    if input_tensor is None:
-        img_input = layers.Input(shape=input_shape, name="input")
-        inputs = img_input
-    elif keras.backend.is_keras_tensor(input_tensor):
-        img_input = input_tensor
-        sources = keras.utils.get_source_inputs(input_tensor)
-        inputs = sources[0] if len(sources) == 1 else sources
-    else:
-        img_input = layers.Input(tensor=input_tensor, shape=input_shape, name="input")
-        inputs = img_input
+    img_input, inputs = model_input(input_tensor, input_shape)
 
     logits = body(img_input)
     heads = logits if isinstance(logits, (list, tuple)) else [logits]

@@ -17,14 +17,27 @@ from kcnn import export as kexport
 from kcnn.export import formats, source
 from tests.export.runs import INT8_SIZE_RATIO, trained_run
 
-pytestmark = [pytest.mark.tf_only, pytest.mark.slow, pytest.mark.xdist_group("export_targets")]
+pytestmark = [pytest.mark.tf_only, pytest.mark.slow]
 
 FULL_INTEGER = ("int8", "int8_io")
 
 
-@pytest.fixture(scope="module", params=["lenet5", "resnet20"])
+_REPORTS = {}  # one export per model and worker, however pytest orders the parametrized tests
+
+
+# One worker per model (xdist groups): the two trainings and exports run side by side.
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param(n, marks=pytest.mark.xdist_group(f"export_targets_{n}")) for n in INT8_SIZE_RATIO],
+)
 def exported(request, tmp_path_factory, fashion_mnist_dir):
-    src = source.from_model_dir(trained_run(tmp_path_factory, request.param))
+    if request.param not in _REPORTS:
+        _REPORTS[request.param] = _export(request.param, tmp_path_factory)
+    return _REPORTS[request.param]
+
+
+def _export(name, tmp_path_factory):
+    src = source.from_model_dir(trained_run(tmp_path_factory, name))
     names = [f for f in kexport.EXPORT_FORMATS if not formats.missing_requirements(kexport.FORMATS[f])]
     output = tmp_path_factory.mktemp("exports")
     report = kexport.export_version(
@@ -40,7 +53,7 @@ def exported(request, tmp_path_factory, fashion_mnist_dir):
         verify_examples=500,
         latency_runs=10,
     )
-    return request.param, report, output / src.name / "1"
+    return name, report, output / src.name / "1"
 
 
 def artifact(exported, name):

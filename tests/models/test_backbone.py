@@ -10,6 +10,7 @@ import kcnn
 from kcnn.layers import AtrousConv2D
 from kcnn.models import backbone, endpoints
 from kcnn.models.backbone import OUTPUT_STRIDE_FAMILIES, dilate
+from tests import harness
 from tests.models.test_zoo import HEAVY
 
 SIDE = 72  # not a power of 2: 72 / 32 = 2.25, so ceil and floor differ at P5
@@ -22,10 +23,9 @@ def _cases():
     cases = []
     for name in kcnn.list_models():
         info = kcnn.model_info(name)
-        if info.family == "lenet" or "heavy" in info.tags:
-            continue
-        marks = [pytest.mark.slow] if (info.params or 0) > HEAVY else []
-        cases.append(pytest.param(name, marks=marks))
+        if info.family in ("lenet", "notes") or "heavy" in info.tags or "segmentation" in info.tags:
+            continue  # no endpoints: whole small classifiers, and decoders (tests/segmentation)
+        cases.append(pytest.param(name, marks=harness.tier_marks(name, HEAVY)))
     return cases
 
 

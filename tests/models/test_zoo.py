@@ -20,14 +20,15 @@ JAX_CASES = (
 )
 
 
-def _params(names, *, deep_ones_opt_in: bool = False, jax: bool = False):
+def _params(names, *, full_check: bool = True, jax: bool = False):
+    """``full_check``: the deeper variants (harness.DEEPER_VARIANTS) and models tagged heavy are opt-in."""
     params = []
     for n in names:
         info = kcnn.model_info(n)
-        marks = [pytest.mark.slow] if (info.params or 0) > HEAVY else []
+        marks = harness.tier_marks(n, HEAVY) if full_check else [pytest.mark.slow] if (info.params or 0) > HEAVY else []
         if jax and n in JAX_CASES:
             marks.append(pytest.mark.jax)
-        if deep_ones_opt_in and "heavy" in info.tags:
+        if full_check and "heavy" in info.tags and pytest.mark.heavy not in marks:
             marks.append(pytest.mark.heavy)
         params.append(pytest.param(n, marks=marks))
     return params
@@ -35,27 +36,28 @@ def _params(names, *, deep_ones_opt_in: bool = False, jax: bool = False):
 
 # Classifiers only: the segmentation networks (tag "segmentation") have tests/segmentation/test_models.py.
 CLASSIFIERS = [n for n in kcnn.list_models() if "segmentation" not in kcnn.model_info(n).tags]
-MODELS = _params(CLASSIFIERS)
-# resnet1202's 4,200 layers make a .keras round trip and a second build take minutes on 2 cores;
-# resnet20..110 exercise the same layers. KCNN_HEAVY_TESTS=1 runs them too.
-MODELS_LIGHT_ROUND_TRIP = _params(CLASSIFIERS, deep_ones_opt_in=True, jax=True)
+# Every network's exact count; the full checks of the base members (the deeper variants of the
+# same builders, e.g. EfficientNet-B1..B7, ResNet-101/152, ResNet-1202, with KCNN_HEAVY_TESTS=1).
+COUNTED = _params(CLASSIFIERS, full_check=False)
+CHECKED = _params(CLASSIFIERS, jax=True)
+MIN_INPUT = _params(CLASSIFIERS)
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", COUNTED)
 def test_published_parameter_count(name):
     harness.assert_published_params(name)
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", MIN_INPUT)
 def test_min_input_is_the_smallest_input_the_builder_accepts(name):
     harness.assert_min_input_is_the_builders_minimum(name)
 
 
-@pytest.mark.parametrize("name", MODELS_LIGHT_ROUND_TRIP)
+@pytest.mark.parametrize("name", CHECKED)
 def test_forward_gradients_and_keras_round_trip(name, tmp_path):
     harness.assert_forward_gradients_and_round_trip(name, tmp_path)
 
 
-@pytest.mark.parametrize("name", MODELS_LIGHT_ROUND_TRIP)
+@pytest.mark.parametrize("name", CHECKED)
 def test_mixed_bfloat16_forward_returns_float32(name):
     harness.assert_mixed_bfloat16_outputs_float32(name)

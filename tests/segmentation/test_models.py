@@ -17,10 +17,13 @@ HEAVY = 20_000_000
 SEGMENTATION = kcnn.list_models(tag="segmentation")
 
 
-def _params(names):
-    return [
-        pytest.param(n, marks=[pytest.mark.slow] if (kcnn.model_info(n).params or 0) > HEAVY else []) for n in names
-    ]
+def _params(names, *, full_check: bool = True):
+    """``full_check``: the deeper variants (ResNet-101 layouts) are opt-in, as in tests/models/test_zoo.py."""
+    params = []
+    for n in names:
+        big = [pytest.mark.slow] if (kcnn.model_info(n).params or 0) > HEAVY else []
+        params.append(pytest.param(n, marks=harness.tier_marks(n, HEAVY) if full_check else big))
+    return params
 
 
 def pixel_crossentropy(y_true, y_pred):
@@ -44,7 +47,7 @@ def test_registry_lists_the_families_with_the_segmentation_tag():
     }
 
 
-@pytest.mark.parametrize("name", _params(n for n in SEGMENTATION if kcnn.model_info(n).params))
+@pytest.mark.parametrize("name", _params((n for n in SEGMENTATION if kcnn.model_info(n).params), full_check=False))
 def test_published_parameter_count(name):
     harness.assert_published_params(name)
 
