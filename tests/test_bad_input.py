@@ -303,6 +303,18 @@ CASES = {
         "--set=train.steps_per_execution",
         "positive integer",
     ),
+    "recompute-bn-negative": (
+        "kcnn-train",
+        TRAIN + "--set=train.recompute_bn=-5",
+        "--set=train.recompute_bn",
+        "number of images, 0 or more",
+    ),
+    "recompute-bn-not-a-number": (
+        "kcnn-train",
+        TRAIN + "--set=train.recompute_bn=many",
+        "--set=train.recompute_bn",
+        "int",
+    ),
     "skip-corrupt-value": ("kcnn-train", TRAIN + "--set=data.skip_corrupt=perhaps", "--set=data.skip_corrupt", "bool"),
     # the runner's other checks
     "batch-negative": ("kcnn-train", TRAIN + "--batch_size=-8", "--batch_size", "not a positive integer"),

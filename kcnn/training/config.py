@@ -116,6 +116,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     ema: bool = False  # keep an exponential moving average of the weights; evaluate and export it
     ema_momentum: float = 0.999
+    recompute_bn: int = 0  # after each epoch, BN statistics recomputed in inference mode over this many
+    # training images (kcnn.training.batchnorm; 0: off), for BN models whose inference lags their training
     precision: str = "float32"  # float32 | mixed_float16 | mixed_bfloat16 | auto
     jit_compile: bool = False  # XLA
     strategy: str = "default"  # default | mirrored | multi_worker | tpu
@@ -201,6 +203,8 @@ class ExperimentConfig:
         for name in ("momentum", "label_smoothing"):
             if not 0 <= getattr(t, name) < 1:
                 raise ConfigError(f"train.{name}", f"must be in [0, 1); got {getattr(t, name)}")
+        if t.recompute_bn < 0:
+            raise ConfigError("train.recompute_bn", f"must be a number of images, 0 or more; got {t.recompute_bn}")
         if not 0 < t.ema_momentum < 1:
             raise ConfigError("train.ema_momentum", f"must be in (0, 1); got {t.ema_momentum}")
         for name, allowed in (

@@ -23,6 +23,7 @@ from kcnn import data as kdata
 from kcnn.export import Preprocessing, export_version
 from kcnn.io import atomic_file, atomic_write_json
 from kcnn.registry import create_model
+from kcnn.training import batchnorm
 from kcnn.training import finetune as ft
 from kcnn.training.checkpoint import Checkpointer
 from kcnn.training.config import BEST_METRICS, ConfigError, ExperimentConfig
@@ -248,6 +249,22 @@ class _Run:
         with averaged_weights(self.training_model, self.optimizer):
             return self.loop.evaluate(self.dataset(raw, training=False))
 
+    def recompute_batch_norm(self) -> None:
+        """BN statistics of the (averaged) weights over the first ``train.recompute_bn`` training
+        images, unaugmented (kcnn.training.batchnorm)."""
+        t = self.config.train
+        images = kdata.make_pipeline(
+            self.train_raw.take(t.recompute_bn),
+            batch_size=t.batch_size,
+            training=False,
+            cache=False,
+            image_size=self.p.image_shape[:2],
+            resize=self.config.data.resize,
+            channels=self.p.image_shape[2],
+        )
+        with averaged_weights(self.training_model, self.optimizer):
+            batchnorm.recompute_batch_norm(self.training_model, images)
+
     def log_epoch(self, history: dict, epoch: int, seconds: float) -> None:
         line = " - ".join(f"{k}: {v[-1]:.4f}" for k, v in history.items() if k not in ("epoch", "time"))
         if self.verbose:
@@ -299,6 +316,8 @@ def run_training(config: ExperimentConfig, p, files: RunFiles, strategy, *, verb
         history["epoch"].append(epoch + 1)
         history.setdefault("loss", []).append(result["loss"])
         history.setdefault("accuracy", []).append(result["accuracy"])
+        if t.recompute_bn:
+            run.recompute_batch_norm()
         if run.val_raw is not None:
             v = run.evaluate(run.val_raw)
             history.setdefault("val_loss", []).append(v["loss"])
