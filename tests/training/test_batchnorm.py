@@ -49,3 +49,27 @@ def test_a_model_without_batch_norm_is_left_alone_and_an_empty_source_is_an_erro
     bn_model, _ = _nested_bn_model()
     with pytest.raises(ValueError, match="no images"):
         recompute_batch_norm(bn_model, [])
+
+
+@pytest.mark.tf_only
+def test_a_run_ends_with_the_statistics_of_its_first_training_images(tmp_path, fashion_mnist_dir):
+    from kcnn import data as kdata
+    from kcnn.export import load_keras_model
+    from kcnn.training import ExperimentConfig, train
+
+    config = ExperimentConfig.from_dict(
+        {
+            "model": {"name": "resnet20"},
+            "data": {"dataset": "fashion_mnist", "train_split": "train[:256]", "test_split": "test[:64]"},
+            "train": {"epochs": 1, "batch_size": 64, "recompute_bn": 128, "seed": 1},
+            "model_dir": str(tmp_path / "run"),
+        }
+    )
+    config.data.validation = "none"
+    train(config, verbose=0)
+    model = load_keras_model(str(tmp_path / "run" / "model.keras"))
+    images = np.stack([x.numpy() for x, _ in kdata.load("fashion_mnist", "train[:128]")]).astype("float32")
+    first = batch_norm_layers(model)[0]  # no BN upstream: its inputs are exact
+    mean, var = _stats(keras.Model(model.inputs, first.input)(images))
+    np.testing.assert_allclose(first.moving_mean, mean, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(first.moving_variance, var, rtol=1e-3)
