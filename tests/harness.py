@@ -16,7 +16,9 @@ import kcnn
 DEEPER_VARIANTS = frozenset(
     [f"efficientnetb{k}" for k in range(1, 8)]
     + ["resnet101", "resnet152", "resnet101v2", "resnet152v2", "seresnet101", "densenet169", "densenet201"]
-    + ["resnet110", "resnet1202", "deeplabv3_resnet101", "fcn_resnet101"]
+    + ["resnet34", "resnet32", "resnet44", "resnet56", "resnet110", "resnet1202"]
+    + ["vgg13", "vgg13_bn", "vgg19", "vgg19_bn", "mobilenet_050", "mobilenetv2_035", "mobilenetv2_140"]
+    + ["deeplabv3_resnet101", "fcn_resnet101"]
 )
 
 

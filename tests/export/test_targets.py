@@ -17,7 +17,7 @@ from kcnn import export as kexport
 from kcnn.export import formats, source
 from tests.export.runs import INT8_SIZE_RATIO, trained_run
 
-pytestmark = [pytest.mark.tf_only, pytest.mark.slow]
+pytestmark = [pytest.mark.tf_only, pytest.mark.slow, pytest.mark.xdist_group("export_targets")]
 
 FULL_INTEGER = ("int8", "int8_io")
 
@@ -25,11 +25,8 @@ FULL_INTEGER = ("int8", "int8_io")
 _REPORTS = {}  # one export per model and worker, however pytest orders the parametrized tests
 
 
-# One worker per model (xdist groups): the two trainings and exports run side by side.
-@pytest.fixture(
-    scope="module",
-    params=[pytest.param(n, marks=pytest.mark.xdist_group(f"export_targets_{n}")) for n in INT8_SIZE_RATIO],
-)
+# ResNet-20's run and export take about 6 minutes on 2 cores: KCNN_HEAVY_TESTS=1 (make test keeps LeNet-5's).
+@pytest.fixture(scope="module", params=["lenet5", pytest.param("resnet20", marks=pytest.mark.heavy)])
 def exported(request, tmp_path_factory, fashion_mnist_dir):
     if request.param not in _REPORTS:
         _REPORTS[request.param] = _export(request.param, tmp_path_factory)

@@ -26,6 +26,7 @@ def test_densenet121_transfers_from_keras_applications():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # a deeper variant of the DenseNet-121 transfer (harness.DEEPER_VARIANTS)
 def test_densenet201_transfers_with_top():
     # 169 differs from 201 only in DENSENET_SPECS' block counts, checked by the exact parameter counts.
     assert_transfer_reproduces("DenseNet201", densenet201(input_shape=(32, 32, 3)), include_top=True, compare=False)

@@ -34,6 +34,7 @@ def test_resnet50v2_transfers_from_keras_applications_without_top():
 
 
 @pytest.mark.slow
+@pytest.mark.heavy  # deeper variants of the ResNet-50 transfers above (harness.DEEPER_VARIANTS)
 @pytest.mark.parametrize("builder,application", [(resnet152, "ResNet152"), (resnet152v2, "ResNet152V2")])
 def test_deeper_resnets_transfer_layer_for_layer(builder, application):
     # 101 differs from 152 only in RESNET_SPECS' block counts, checked by the exact parameter counts.
