@@ -59,20 +59,20 @@ class _Sums:
 @contextlib.contextmanager
 def _recording(layers):
     """Each layer's ``call`` first records its inputs, then normalizes in inference mode."""
-    originals = {}
-    for layer in layers:
-        sums, call = _Sums(layer), layer.call
-        originals[id(layer)] = (layer, call)
-
-        def recording_call(inputs, training=None, mask=None, _sums=sums, _call=call):
-            _sums.add(inputs)
-            return _call(inputs, training=False, mask=mask)
-
-        layer.call = recording_call
+    patched = []
     try:
+        for layer in layers:
+            sums, call = _Sums(layer), layer.call
+
+            def recording_call(inputs, training=None, mask=None, _sums=sums, _call=call):
+                _sums.add(inputs)
+                return _call(inputs, training=False, mask=mask)
+
+            layer.call = recording_call
+            patched.append(layer)
         yield
     finally:
-        for layer, _ in originals.values():
+        for layer in patched:
             del layer.call  # the class's call again
 
 
