@@ -221,6 +221,7 @@ def export_model(
     verify_examples: int = 1000,
     test_examples: int | None = None,
     latency_runs: int = 50,
+    ignore_label: int | None = None,
     overwrite: bool = False,
     metadata: dict | None = None,
     log=None,
@@ -232,7 +233,8 @@ def export_model(
     ``(image, label)`` or a uint8 array), ``calibration_examples`` of them drawn at random (seed 0).
     ``test_data``: the test split (dataset or ``(images, labels)``): the first
     ``verify_examples`` are the parity images, the first ``test_examples`` (all when None)
-    measure accuracy. ``sample_images`` (uint8 N x H x W x C): parity images when there is
+    measure accuracy (segmentation: pixel accuracy and mean IoU over the pixels whose mask
+    value is not ``ignore_label``). ``sample_images`` (uint8 N x H x W x C): parity images when there is
     no test data. ``log``: a callable given one line per artifact as it is measured.
     Returns the report, also written as ``export.json`` (and ``report.md``).
     """
@@ -254,7 +256,12 @@ def export_model(
     if any(FORMATS[f].calibrate for f in formats):
         calibration_images, _ = take_examples(calibration_data, calibration_examples, shuffle_seed=0)
     reference = verify.keras_reference(
-        serving_model(model, preprocessing), parity, test_images, test_labels, latency_runs=latency_runs
+        serving_model(model, preprocessing),
+        parity,
+        test_images,
+        test_labels,
+        ignore_label=ignore_label,
+        latency_runs=latency_runs,
     )
     report = {
         "model": model.name,
@@ -265,7 +272,7 @@ def export_model(
         "test_examples": None if test_images is None else int(len(test_images)),
         "calibration_examples": None if calibration_images is None else int(len(calibration_images)),
         "latency": {"batch": 1, "runs": latency_runs, "warmup": 5, "statistic": "median", "unit": "ms"},
-        "keras": {"accuracy": reference["accuracy"], "latency_ms": reference["latency_ms"]},
+        "keras": {k: reference[k] for k in ("accuracy", "mean_iou", "latency_ms")},
         "versions": {"keras": keras.__version__, "tensorflow": _tf_version()},
         **(metadata or {}),
         "artifacts": {},
@@ -278,7 +285,13 @@ def export_model(
             _write(fmt, model, path, class_names, preprocessing, calibration_images)
             seconds = time.time() - tic
             entry = verify.measure(
-                load_artifact(path), reference, parity, test_images, test_labels, latency_runs=latency_runs
+                load_artifact(path),
+                reference,
+                parity,
+                test_images,
+                test_labels,
+                ignore_label=ignore_label,
+                latency_runs=latency_runs,
             )
             entry["path"] = os.path.join(directory, fmt.filename) if fmt.filename else directory
             entry["export_seconds"] = round(seconds, 2)
@@ -308,6 +321,7 @@ def _finish_report(report: dict) -> None:
 
 def _log_line(name: str, e: dict) -> str:
     acc = "" if e["accuracy"] is None else f", test accuracy {e['accuracy']:.4f}"
+    acc += "" if e.get("mean_iou") is None else f", test mIoU {e['mean_iou']:.4f}"
     return (
         f"{name:12s} {e['bytes']:>10,} bytes, max |diff| {e['max_abs_diff']:.2g}, top-1 agreement "
         f"{e['top1_agreement']:.4f}{acc}, {e['latency_ms']:.3f} ms"

@@ -212,6 +212,7 @@ def run_export(p: ExportPlan, log=None) -> dict:
         calibration_examples=p.calibration_examples,
         verify_examples=p.verify_examples,
         latency_runs=p.latency_runs,
+        ignore_label=src.ignore_label,
         metadata={"source": os.path.abspath(src.path)},
         log=log,
         **_verification_data(p),

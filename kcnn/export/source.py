@@ -38,6 +38,7 @@ class ExportSource:
     data_dir: str | None = None
     train_split: str = "train"
     test_split: str = "test"
+    ignore_label: int | None = None  # segmentation: the mask value that counts nowhere
 
     def load(self, split: str):
         """The ``split`` of the source's dataset: a ``tf.data.Dataset`` of ``(uint8 image, label)``."""
@@ -98,7 +99,14 @@ def from_model_dir(model_dir: str, *, train_split: str | None = None, test_split
         data_dir=data.get("data_dir"),
         train_split=train_split or data["train_split"],
         test_split=test_split or data["test_split"],
+        ignore_label=_run_ignore_label(config, info),
     )
+
+
+def _run_ignore_label(config: dict, info: kdata.DatasetInfo) -> int | None:
+    """The ignore label the run trained with: its ``train.ignore_label``, else the dataset's."""
+    value = (config.get("train") or {}).get("ignore_label")
+    return info.ignore_label if value is None else int(value)
 
 
 def from_keras(
@@ -126,5 +134,14 @@ def from_keras(
         class_names = [str(i) for i in range(model.output_shape[-1])]
     preprocessing = Preprocessing(tuple(info.image_shape), resize) if info else Preprocessing.for_model(model)
     return ExportSource(
-        model, model.name, os.fspath(path), preprocessing, class_names, dataset, data_dir, train_split, test_split
+        model,
+        model.name,
+        os.fspath(path),
+        preprocessing,
+        class_names,
+        dataset,
+        data_dir,
+        train_split,
+        test_split,
+        ignore_label=info.ignore_label if info else None,
     )

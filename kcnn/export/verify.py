@@ -11,8 +11,10 @@ For every artifact the report gives:
 * ``targets``: each of the format's targets (kcnn.export.formats) with its value and
   whether it is met.
 
-Segmentation models are measured per pixel (agreement and accuracy over all pixels,
-when the labels are masks of the output's size).
+Segmentation models are measured per pixel (agreement over all pixels; accuracy and
+``mean_iou`` over the labelled pixels, when the labels are masks of the output's size:
+pixels with the dataset's ignore label count nowhere, as in training's evaluation), with
+``mean_iou_drop`` = Keras mIoU - artifact mIoU.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ import numpy as np
 
 from kcnn.export.formats import FORMATS, ExportFormat
 from kcnn.export.runtime import Artifact
+from kcnn.training.metrics import segmentation_metrics
 
-__all__ = ["keras_reference", "measure", "evaluate_targets", "to_markdown", "directory_size", "accuracy"]
+__all__ = ["keras_reference", "measure", "evaluate_targets", "to_markdown", "directory_size", "scores"]
 
 
 def directory_size(path: str) -> int:
@@ -36,15 +39,31 @@ def directory_size(path: str) -> int:
     return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
 
 
-def accuracy(probabilities: np.ndarray, labels) -> float | None:
-    """Top-1 accuracy (per pixel for segmentation); None when the labels do not fit the outputs."""
+def scores(probabilities, labels, ignore_label: int | None = None) -> dict:
+    """``{"accuracy": top-1 accuracy (per labelled pixel for segmentation), "mean_iou": the
+    mean IoU (segmentation only, else None)}``; both None when the labels do not fit the
+    outputs. A mask value outside [0, classes) other than ``ignore_label`` is a ValueError."""
+    none = {"accuracy": None, "mean_iou": None}
     if labels is None:
-        return None
+        return none
+    probabilities = np.asarray(probabilities)
     predicted = probabilities.argmax(-1)
     labels = np.asarray(labels)
     if labels.shape != predicted.shape:
-        return None
-    return float(np.mean(predicted == labels))
+        return none
+    if predicted.ndim == 1:
+        return {"accuracy": float(np.mean(predicted == labels)), "mean_iou": None}
+    classes = probabilities.shape[-1]
+    labelled = labels != ignore_label if ignore_label is not None else np.ones(labels.shape, bool)
+    truth, predicted = labels[labelled].astype(np.int64), predicted[labelled]
+    bad = (truth < 0) | (truth >= classes)
+    if bad.any():
+        raise ValueError(
+            f"mask value {int(truth[bad][0])} is outside [0, {classes}) and is not the ignore label ({ignore_label})"
+        )
+    confusion = np.bincount(truth * classes + predicted, minlength=classes * classes).reshape(classes, classes)
+    metrics = segmentation_metrics(confusion, range(classes))
+    return {"accuracy": metrics["pixel_accuracy"], "mean_iou": metrics["mean_iou"]}
 
 
 def _latency_ms(run, image: np.ndarray, runs: int, warmup: int) -> float:
@@ -59,10 +78,17 @@ def _latency_ms(run, image: np.ndarray, runs: int, warmup: int) -> float:
 
 
 def keras_reference(
-    serving: keras.Model, parity_images, test_images=None, test_labels=None, *, latency_runs: int = 50, warmup: int = 5
+    serving: keras.Model,
+    parity_images,
+    test_images=None,
+    test_labels=None,
+    *,
+    ignore_label: int | None = None,
+    latency_runs: int = 50,
+    warmup: int = 5,
 ) -> dict:
-    """The Keras model's outputs on the parity images, its test accuracy and batch-1 latency
-    (the serving model behind a ``tf.function``, as a TensorFlow program would call it)."""
+    """The Keras model's outputs on the parity images, its test scores (:func:`scores`) and
+    batch-1 latency (the serving model behind a ``tf.function``, as a TensorFlow program would call it)."""
     import tensorflow as tf
 
     def predict(images):
@@ -72,11 +98,8 @@ def keras_reference(
     test = predict(test_images) if test_images is not None and len(test_images) else None
     call = tf.function(lambda x: serving(x, training=False))
     latency = _latency_ms(lambda x: call(tf.constant(x)).numpy(), np.asarray(parity_images[:1]), latency_runs, warmup)
-    return {
-        "parity_outputs": parity,
-        "accuracy": accuracy(test, test_labels) if test is not None else None,
-        "latency_ms": latency,
-    }
+    test_scores = scores(test, test_labels, ignore_label) if test is not None else scores(None, None)
+    return {"parity_outputs": parity, **test_scores, "latency_ms": latency}
 
 
 def measure(
@@ -86,6 +109,7 @@ def measure(
     test_images=None,
     test_labels=None,
     *,
+    ignore_label: int | None = None,
     latency_runs: int = 50,
     warmup: int = 5,
 ) -> dict:
@@ -100,11 +124,14 @@ def measure(
         "verified_on": int(len(parity_images)),
         "accuracy": None,
         "accuracy_drop": None,
+        "mean_iou": None,
+        "mean_iou_drop": None,
     }
     if test_images is not None and len(test_images):
-        entry["accuracy"] = accuracy(artifact(np.asarray(test_images, np.uint8)), test_labels)
-        if entry["accuracy"] is not None and reference.get("accuracy") is not None:
-            entry["accuracy_drop"] = reference["accuracy"] - entry["accuracy"]
+        entry.update(scores(artifact(np.asarray(test_images, np.uint8)), test_labels, ignore_label))
+        for name in ("accuracy", "mean_iou"):
+            if entry[name] is not None and reference.get(name) is not None:
+                entry[f"{name}_drop"] = reference[name] - entry[name]
     entry["latency_ms"] = _latency_ms(artifact, np.asarray(parity_images[:1], np.uint8), latency_runs, warmup)
     return entry
 
@@ -137,24 +164,29 @@ def _target_text(targets: dict) -> str:
 
 
 def to_markdown(report: dict) -> str:
-    """The report as a Markdown table, one row per artifact and one for the Keras model."""
+    """The report as a Markdown table, one row per artifact and one for the Keras model
+    (segmentation models: a test mIoU column beside the pixel accuracy)."""
     k = report.get("keras", {})
+    miou = k.get("mean_iou") is not None
     lines = [
         f"**{report['model']}** — parity on {report.get('verified_on', '?')} test images, accuracy on "
         f"{report.get('test_examples') or 0} test images, latency: median of {report['latency']['runs']} batch-1 "
         f"calls after {report['latency']['warmup']} warm-up calls",
         "",
-        "| format | file | size | vs float32 | max abs diff | top-1 agreement | test accuracy | latency (ms) "
-        "| targets |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| format | file | size | vs float32 | max abs diff | top-1 agreement | test accuracy | "
+        + ("test mIoU | " if miou else "")
+        + "latency (ms) | targets |",
+        "|---|---|---:|---:|---:|---:|---:|" + ("---:|" if miou else "") + "---:|---|",
         f"| keras | model.keras | — | — | — | — | {_fmt(k.get('accuracy'), '.4f')} | "
-        f"{_fmt(k.get('latency_ms'), '.3f')} | — |",
+        + (f"{_fmt(k.get('mean_iou'), '.4f')} | " if miou else "")
+        + f"{_fmt(k.get('latency_ms'), '.3f')} | — |",
     ]
     for name, a in report["artifacts"].items():
         file = os.path.basename(a["path"]) + ("/" if FORMATS[name].kind == "savedmodel" else "")
         lines.append(
             f"| {name} | {file} | {a['bytes']:,} | {_fmt(a.get('size_ratio'), '.3f')} | {a['max_abs_diff']:.2e} | "
-            f"{a['top1_agreement']:.4f} | {_fmt(a.get('accuracy'), '.4f')} | {a['latency_ms']:.3f} | "
-            f"{_target_text(a.get('targets', {}))} |"
+            f"{a['top1_agreement']:.4f} | {_fmt(a.get('accuracy'), '.4f')} | "
+            + (f"{_fmt(a.get('mean_iou'), '.4f')} | " if miou else "")
+            + f"{a['latency_ms']:.3f} | {_target_text(a.get('targets', {}))} |"
         )
     return "\n".join(lines) + "\n"

@@ -420,6 +420,7 @@ def _finish(run: _Run, history: dict, train_seconds: float) -> dict:
             preprocessing=Preprocessing(p.dataset.image_shape, config.data.resize),
             calibration_data=run.train_raw,
             test_data=run.test_raw,
+            ignore_label=p.ignore_label,
             metadata={"source": files.root},
         )
         results["artifacts"]["export"] = os.path.join(

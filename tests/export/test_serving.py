@@ -89,6 +89,7 @@ def test_variable_size_datasets_serve_any_size(tmp_path):
 def test_segmentation_models_export_per_pixel(tmp_path):
     model = segmenter()
     masks = RNG.integers(0, 3, size=(6, 28, 28))
+    masks[:, :4] = 255  # unlabelled rows: counted nowhere
     report = kexport.export_model(
         model,
         tmp_path / "seg",
@@ -96,16 +97,22 @@ def test_segmentation_models_export_per_pixel(tmp_path):
         class_names=["x", "y", "z"],
         calibration_data=IMAGES_28,
         test_data=(IMAGES_28, masks),
+        ignore_label=255,
         latency_runs=2,
     )
     out = tf.saved_model.load(str(tmp_path / "seg")).signatures["serving_default"](images=tf.constant(IMAGES_28))
     assert out["probabilities"].shape == (6, 28, 28, 3) and out["classes"].shape == (6, 28, 28)
     assert "class_names" not in out
-    want = model(IMAGES_28.astype(np.float32)).numpy()
-    assert report["keras"]["accuracy"] == pytest.approx(np.mean(want.argmax(-1) == masks))
+    predicted, labelled = model(IMAGES_28.astype(np.float32)).numpy().argmax(-1), masks != 255
+    assert report["keras"]["accuracy"] == pytest.approx(np.mean(predicted[labelled] == masks[labelled]))
+    miou = keras.metrics.MeanIoU(num_classes=3)
+    miou.update_state(masks[labelled], predicted[labelled])
+    assert report["keras"]["mean_iou"] == pytest.approx(float(miou.result()), abs=1e-6)
     for name in ("savedmodel", "float32"):
         assert report["artifacts"][name]["max_abs_diff"] <= 1e-4
-        assert report["artifacts"][name]["accuracy"] == pytest.approx(report["keras"]["accuracy"])
+        for score in ("accuracy", "mean_iou"):
+            assert report["artifacts"][name][score] == pytest.approx(report["keras"][score], abs=1e-3)
+    assert "| test mIoU |" in (tmp_path / "seg" / "report.md").read_text()
     # An untrained random model's int8 quality depends on the CPU's int8 kernels (0.79 per-pixel
     # agreement with AVX-512 VNNI, above 0.9 without): only the interface is asserted here; the
     # int8 targets are checked on trained models (tests/export/test_targets.py).
@@ -136,3 +143,14 @@ def test_labels_are_found_beside_each_artifact(tmp_path):
         "saved_model.pb",
         "variables",
     ]
+
+
+def test_scores_refuse_mask_values_outside_the_classes():
+    from kcnn.export.verify import scores
+
+    probabilities = np.eye(3)[np.array([[[0, 1], [2, 2]]])]  # 1 x 2 x 2 x 3
+    assert scores(probabilities, np.array([[[0, 1], [2, 255]]]), ignore_label=255)["accuracy"] == 1.0
+    assert scores(probabilities, np.array([[[0, 1], [2, 0]]]))["mean_iou"] == pytest.approx((0.5 + 1 + 0.5) / 3)
+    with pytest.raises(ValueError, match="mask value 7 is outside"):
+        scores(probabilities, np.array([[[0, 1], [2, 7]]]), ignore_label=255)
+    assert scores(probabilities, np.zeros((1, 3, 3)))["accuracy"] is None  # labels of another size

@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.tf_only, pytest.mark.multiprocess, pytest.mark.xdist_g
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def spawn(model_dir, out, strategy, logical_cpus=0, tf_config=None):
+def spawn(model_dir, out, strategy, logical_cpus=0, tf_config=None, task="classification"):
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.pop("TF_CONFIG", None)
     if tf_config is not None:
@@ -31,6 +31,7 @@ def spawn(model_dir, out, strategy, logical_cpus=0, tf_config=None):
         str(out),
         strategy,
         str(logical_cpus),
+        task,
     ]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -83,6 +84,29 @@ def test_mirrored_over_two_logical_cpus_matches_one_device(tmp_path, single_proc
     out = finish(spawn(tmp_path / "run", tmp_path / "w.npz", "mirrored", logical_cpus=2))
     assert "replicas 2" in out
     assert_same(weights(tmp_path / "w.npz"), single_process)
+
+
+@pytest.mark.heavy  # about 30 s; the padding itself is checked in tests/training/test_segmentation.py
+def test_mirrored_segmentation_evaluates_every_test_pixel_once(tmp_path, fashion_mnist_dir):
+    """Two replicas evaluate 37 canvases in global batches of 16: the padding masks count
+    nowhere, so the run's test metrics are those of its saved model over the 37 canvases."""
+    import keras
+
+    from kcnn import data as kdata
+    from kcnn.training.metrics import segmentation_metrics
+
+    finish(spawn(tmp_path / "run", tmp_path / "w.npz", "mirrored", logical_cpus=2, task="segmentation"))
+    with open(tmp_path / "run" / "results.json") as f:
+        results = json.load(f)
+    assert results["replicas"] == 2 and results["test_examples"] == 37 and results["test_pixels"] == 37 * 64 * 64
+    images, masks = zip(*[(x.numpy(), y.numpy()) for x, y in kdata.load("fashion_scenes", "test[:37]")])
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    predicted = model.predict(np.stack(images).astype("float32"), verbose=0).argmax(-1).ravel()
+    confusion = np.zeros((11, 11))
+    np.add.at(confusion, (np.stack(masks).ravel(), predicted), 1)
+    want = segmentation_metrics(confusion, range(11))
+    assert results["test_pixel_accuracy"] == pytest.approx(want["pixel_accuracy"], abs=1e-6)
+    assert results["test_mean_iou"] == pytest.approx(want["mean_iou"], abs=1e-6)
 
 
 def cli_command(model_dir, strategy: str, export_dir) -> list[str]:

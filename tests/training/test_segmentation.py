@@ -74,3 +74,47 @@ def test_a_short_run_beats_the_all_background_baseline(tmp_path, fashion_mnist_d
         assert len(json.load(f)["val_mean_iou"]) == 2
     assert os.path.getsize(files["predictions"]) > 10_000
     assert any(n.startswith("events") for n in os.listdir(files["tensorboard"]))
+
+
+@pytest.mark.parametrize("ignore_label", [None, 255])
+def test_padding_examples_count_nowhere_in_mask_evaluation(ignore_label):
+    """Evaluation on several replicas pads the test split to whole global batches with masks
+    of PAD_LABEL (kcnn.training.run.pad_to_batches): the loss, pixel accuracy and confusion
+    matrix must be those of the split alone."""
+    import tensorflow as tf
+
+    from kcnn.training.loop import TrainLoop
+    from kcnn.training.run import pad_to_batches
+    from kcnn.training.tasks import Segmentation
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (37, 8, 8, 1), dtype=np.uint8)
+    masks = rng.integers(0, 3, (37, 8, 8)).astype(np.uint8)
+    if ignore_label is not None:
+        masks[:, :2] = ignore_label
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1))
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 3, padding="same", activation="softmax")(inputs / 255.0))
+    loop = TrainLoop(
+        model,
+        keras.optimizers.SGD(),
+        None,
+        strategy=tf.distribute.get_strategy(),
+        num_classes=3,
+        global_batch_size=16,
+        task=Segmentation("cross_entropy", 3, ignore_label=ignore_label),
+    )
+
+    def evaluate(raw):
+        return loop.evaluate(
+            loop.distribute(lambda batch: raw.map(lambda x, y: (tf.cast(x, "float32"), y)).batch(batch))
+        )
+
+    raw = tf.data.Dataset.from_tensor_slices((images, masks))
+    padded = pad_to_batches(raw, 16)
+    assert int(padded.cardinality()) == 48
+    plain, with_padding = evaluate(raw), evaluate(padded)
+    np.testing.assert_array_equal(with_padding["confusion"], plain["confusion"])
+    assert plain["confusion"].sum() == np.sum(masks < 3)
+    assert with_padding["loss"] == pytest.approx(plain["loss"], rel=1e-6)
+    assert with_padding["accuracy"] == pytest.approx(plain["accuracy"], rel=1e-6)
