@@ -16,7 +16,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-
 SEGMENTATION = {
     "model": {"name": "unet", "kwargs": {"filters": [4, 8, 16, 32, 64], "dropout": 0.0}},
     "data": {"dataset": "fashion_scenes", "train_split": "train[:64]", "test_split": "test[:37]", "validation": "none"},
