@@ -20,6 +20,9 @@
   python tools/benchmark.py --mode=hessian --model=resnet20 --batch_size=128
   python tools/benchmark.py --mode=im2col
 
+  # segmentation presets on fashion_scenes: the loop against fit, inference, TFLite latency
+  python tools/benchmark.py --mode=segmentation --steps=30 [--presets=unet_fashion_scenes]
+
   # a dilated backbone (output stride 8): AtrousConv2D against plain Conv2D, one training step
   python tools/benchmark.py --mode=atrous --model=resnet50 --batch_size=2 --image_size=64,64 --repeats=3
 
@@ -50,14 +53,16 @@ flags.DEFINE_list("image_size", None, "HEIGHT,WIDTH for synthetic data (default:
 flags.DEFINE_enum(
     "mode",
     "model",
-    ["model", "pipeline", "loop", "profile", "hessian", "im2col", "atrous"],
+    ["model", "pipeline", "loop", "profile", "hessian", "im2col", "atrous", "segmentation"],
     "model: a model's throughput (see --dataset); pipeline: kcnn.data.make_pipeline alone, no model; "
     "loop: kcnn-train's training loop against Keras fit; "
     "profile / hessian / im2col: kcnn.analysis (see tools/analysis_benchmarks.py); "
-    "atrous: a dilated backbone's training step with AtrousConv2D against Conv2D (tools/atrous_benchmark.py)",
+    "atrous: a dilated backbone's training step with AtrousConv2D against Conv2D (tools/atrous_benchmark.py); "
+    "segmentation: the segmentation presets (tools/segmentation_benchmark.py)",
 )
 flags.DEFINE_list("steps_per_execution", ["1", "20"], "loop mode: the loop's steps per graph call to compare")
 flags.DEFINE_list("analysis_models", None, "profile mode: these models (default: every registered one)")
+flags.DEFINE_list("presets", None, "segmentation mode: these presets (default: FCN-8s, U-Net, SegNet, DeepLabv3+)")
 flags.DEFINE_list("augment", [], "pipeline mode: augmentations, e.g. flip,crop:4 (the CIFAR recipe)")
 flags.DEFINE_integer("num_examples", 50_000, "pipeline mode: synthetic examples per epoch (CIFAR-10's training set)")
 FLAGS = flags.FLAGS
@@ -310,6 +315,10 @@ def main(argv):
         from tools import atrous_benchmark
 
         atrous_benchmark.atrous(FLAGS, machine())
+    elif FLAGS.mode == "segmentation":
+        from tools import segmentation_benchmark
+
+        segmentation_benchmark.segmentation(FLAGS, machine())
     elif FLAGS.mode == "pipeline":
         pipeline_only()
     elif FLAGS.mode == "loop":
