@@ -1,6 +1,6 @@
 """kcnn-train as absl users expect it: typed flags (bare booleans, --noflag), --help listing every
 flag without importing TensorFlow, and the console script's exit status. The bad values of
-every flag are in tests/test_bad_input.py."""
+every flag are in tests/bad_input_cases.py."""
 
 import os
 import subprocess
