@@ -187,3 +187,29 @@ def test_unknown_names_list_the_closest_not_the_catalog():
     with pytest.raises(kdata.DataArgumentError) as err:
         kdata.load("fashon_mnist")
     assert "closest: fashion_mnist" in str(err.value) and len(str(err.value)) < 300
+
+
+def test_oxford_iiit_pet_maps_the_trimap_as_keras_tutorial_does(monkeypatch):
+    """tfds' Oxford-IIIT Pet, served by tfds' mock with a hand-made trimap (no download): pet
+    (1) -> class 1, background (2) -> class 0, border (3) -> the ignore label; 128x128."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    trimap = np.full((60, 80, 1), 2, np.uint8)
+    trimap[10:40, 20:60] = 3
+    trimap[15:35, 25:55] = 1
+    image = np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+
+    def as_dataset(self, split, **kwargs):
+        return tf.data.Dataset.from_tensors({"image": image, "segmentation_mask": trimap})
+
+    monkeypatch.setattr(sources, "_network_reachable", lambda timeout=3.0: True)
+    with tfds.testing.mock_data(as_dataset_fn=as_dataset):
+        ds, info = kdata.load("oxford_iiit_pet", "train", with_info=True)
+        (x, mask), *rest = list(ds.as_numpy_iterator())
+    assert not rest and info.task == "segmentation" and info.class_names == ("background", "pet")
+    assert info.ignore_label == 255 and info.image_shape == (128, 128, 3)
+    assert x.shape == (128, 128, 3) and x.dtype == np.uint8 and mask.shape == (128, 128)
+    want = np.asarray(tf.image.resize(trimap, (128, 128), method="nearest"))[..., 0]
+    np.testing.assert_array_equal(mask, np.choose(want, [255, 1, 0, 255]))
+    assert set(np.unique(mask)) == {0, 1, 255}
