@@ -214,7 +214,9 @@ def loop_vs_fit() -> None:
         for feed, make in feeds.items():
             runners = {}
             model = kcnn.create_model(FLAGS.model, input_shape=info.image_shape, classes=info.num_classes)
-            model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy")
+            model.compile(  # without XLA, as the loop (kcnn-train's default); Keras' "auto" would use XLA
+                optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy", jit_compile=False
+            )
             runners["fit"] = lambda model=model, make=make: model.fit(
                 make(), steps_per_epoch=FLAGS.steps, epochs=1, verbose=0
             )
