@@ -62,7 +62,9 @@ def load_keras_model(path) -> keras.Model:
     """Load a ``.keras`` file with Keras' safe_mode on: a file that would run arbitrary Python
     code on loading (a Lambda layer's pickled function) is refused with ValueError."""
     import kcnn.layers  # noqa: F401 - kcnn's registered layers, activations and initializers
-    import kcnn.models  # noqa: F401
+    from kcnn.registry import _load_builtin
+
+    _load_builtin()  # kcnn.models and kcnn.segmentation (its unpooling layers, bilinear initializer)
 
     path = os.fspath(path)
     if not os.path.isfile(path):

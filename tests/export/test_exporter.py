@@ -182,3 +182,24 @@ def test_take_examples_draws_reproducibly_from_datasets_and_arrays():
     assert none is None and only_images.shape == IMAGES.shape
     arr, _ = kexport.take_examples(IMAGES, 4, shuffle_seed=1)
     assert arr.shape == (4, 28, 28, 1) and arr.dtype == np.uint8
+
+
+def test_a_fresh_process_loads_segmentation_models(tmp_path):
+    """kcnn-export, -profile, -visualize and -hessian load a run's model.keras in a process
+    that has built no model: kcnn.segmentation's layers and initializer must be registered
+    by the loader itself (FCN's bilinear transposed convolutions, SegNet's unpooling)."""
+    import subprocess
+    import sys
+
+    from kcnn.segmentation.layers import BilinearUpsampling
+
+    inputs = keras.Input((8, 8, 3))
+    upsample = keras.layers.Conv2DTranspose(3, 4, strides=2, padding="same", kernel_initializer=BilinearUpsampling())
+    path = str(tmp_path / "upsample.keras")
+    keras.Model(inputs, upsample(inputs)).save(path)
+    code = f"from kcnn.export import load_keras_model; print(load_keras_model({path!r}).count_params())"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": root, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == str(keras.saving.load_model(path).count_params())
