@@ -113,8 +113,10 @@ def backbone(name: str, *, input_shape=None, input_tensor=None, output_stride=No
         model = _features_model(name, dict(kwargs, input_shape=input_shape, input_tensor=input_tensor))
     named = _recorded(model, name)
     outputs = {level: model.get_layer(layer).output for level, layer in named.items()}
-    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
-    features = keras.Model(inputs, outputs, name=model.name)
+    # On a given tensor the graph starts at that tensor's Input: a dilated clone's own input is
+    # a stand-in Keras makes when the tensor is not an Input (e.g. a Normalization layer's output).
+    inputs = keras.utils.get_source_inputs(input_tensor) if input_tensor is not None else model.inputs
+    features = keras.Model(inputs[0] if len(inputs) == 1 else inputs, outputs, name=model.name)
     features._kcnn_endpoints = named
     return features
 

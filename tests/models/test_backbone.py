@@ -217,6 +217,18 @@ def test_dilating_mobilenetv2_replaces_its_explicit_padding():
         dilate(shrinking, 8)
 
 
+def test_a_dilated_clone_builds_on_a_tensor_that_is_not_an_input():
+    """kcnn-train builds every model on its Normalization layer's output: a backbone dilated by
+    the clone rewrite (MobileNetV2 at output stride 16, DeepLab v3+'s) must hang from that tensor."""
+    inputs = keras.Input((64, 64, 3))
+    features = backbone("mobilenetv2", alpha=0.35, input_tensor=keras.layers.Rescaling(0.5)(inputs), output_stride=16)
+    plain = backbone("mobilenetv2", alpha=0.35, input_shape=(64, 64, 3), output_stride=16)
+    plain.set_weights(features.get_weights())
+    x = np.random.default_rng(0).uniform(0, 2, (1, 64, 64, 3)).astype("float32")
+    got, want = features(x)["P5"], plain(x * 0.5)["P5"]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(got), keras.ops.convert_to_numpy(want), atol=1e-5)
+
+
 def test_output_stride_errors_name_the_argument():
     with pytest.raises(ValueError, match="output_stride must be one of"):
         backbone("resnet18", output_stride=4)
