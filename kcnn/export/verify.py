@@ -13,7 +13,7 @@ For every artifact the report gives:
 
 Segmentation models are measured per pixel (agreement over all pixels; accuracy and
 ``mean_iou`` over the labelled pixels, when the labels are masks of the output's size:
-pixels with the dataset's ignore label count nowhere, as in training's evaluation), with
+pixels with the run's ignore label count nowhere, as in training's evaluation), with
 ``mean_iou_drop`` = Keras mIoU - artifact mIoU.
 """
 
