@@ -18,7 +18,9 @@ is read or any file is written.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 
 from absl import flags
@@ -199,13 +201,34 @@ def main(argv):
     try:
         config = resolve_config()
         config.validate()
-        _common.import_tensorflow_quietly()
-        from kcnn.training import train
+    except ConfigError as err:
+        _config_failed(err)
+    _common.import_tensorflow_quietly()
+    from kcnn.export import ExportVerificationError
+    from kcnn.training import train
 
+    try:
         results = train(config, overwrite=FLAGS.overwrite)
     except ConfigError as err:
-        _common.fail(PROG, f"{', '.join(flag_for(f) for f in (err.field, *err.others))}: {err.message}")
+        _config_failed(err)
+    except ExportVerificationError as err:  # the training finished and its results were written
+        _export_failed(config, err)
     print_summary(results)
+
+
+def _config_failed(err: ConfigError) -> None:
+    _common.fail(PROG, f"{', '.join(flag_for(f) for f in (err.field, *err.others))}: {err.message}")
+
+
+def _export_failed(config, err) -> None:
+    with open(os.path.join(config.model_dir, "results.json"), encoding="utf-8") as f:
+        print_summary(json.load(f))
+    print(
+        f"{PROG}: error: --export: {err}; no export was written. The training finished: its results.json and "
+        f"model.keras are in {config.model_dir} (kcnn-export --model_dir={config.model_dir} exports it again)",
+        file=sys.stderr,
+    )
+    sys.exit(1)
 
 
 def print_summary(results: dict) -> None:

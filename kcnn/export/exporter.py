@@ -265,12 +265,14 @@ def export_model(
         ignore_label=ignore_label,
         latency_runs=latency_runs,
     )
+    routed = verify.routes_by_indices(model)
     report = {
         "model": model.name,
         "params": int(model.count_params()),
         "input": {**preprocessing.to_dict(), "dtype": "uint8", "model_input_shape": list(model.input_shape[1:])},
         "class_names": [str(c) for c in class_names],
         "verified_on": int(len(parity)),
+        "hard_check": "top1_agreement" if routed else "max_abs_diff",
         "test_examples": None if test_images is None else int(len(test_images)),
         "calibration_examples": None if calibration_images is None else int(len(calibration_images)),
         "latency": {"batch": 1, "runs": latency_runs, "warmup": 5, "statistic": "median", "unit": "ms"},
@@ -297,11 +299,8 @@ def export_model(
             )
             entry["path"] = os.path.join(directory, fmt.filename) if fmt.filename else directory
             entry["export_seconds"] = round(seconds, 2)
-            if fmt.max_abs_diff is not None and not entry["max_abs_diff"] <= fmt.max_abs_diff:
-                raise ExportVerificationError(
-                    f"{name} export of {model.name} differs from the Keras model by {entry['max_abs_diff']:.3g} "
-                    f"(allowed {fmt.max_abs_diff:g}) on {len(parity)} images"
-                )
+            if (failure := verify.hard_check_failure(fmt, entry, routed=routed)) is not None:
+                raise ExportVerificationError(f"{name} export of {model.name} {failure} on {len(parity)} images")
             report["artifacts"][name] = entry
             if log is not None:
                 log(_log_line(name, entry))

@@ -153,7 +153,10 @@ class MaxUnpooling2D(keras.layers.Layer):
         indices = ops.cast(indices, "int32")
         width_i = ops.cast(width, "int32")
         local = ((indices // width_i + top) % kh) * kw + (indices % width_i + left) % kw
-        spread = ops.one_hot(local, kh * kw, dtype=values.dtype) * ops.expand_dims(values, -1)
+        # A comparison and a select, not one_hot(local) * values: TFLite's full-integer converter
+        # gives one_hot the values' int8 quantization, under which its 0 is no longer 0.
+        chosen = ops.expand_dims(local, -1) == ops.arange(kh * kw, dtype="int32")
+        spread = ops.where(chosen, ops.expand_dims(values, -1), ops.zeros((), dtype=values.dtype))
         spread = ops.reshape(spread, (-1, h, w, channels, kh, kw))
         grid = ops.reshape(ops.transpose(spread, (0, 1, 4, 2, 5, 3)), (-1, grid_h, grid_w, channels))
         grid = grid[:, top : top + height, left : left + width, :]

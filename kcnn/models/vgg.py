@@ -65,6 +65,8 @@ VGG_CONFIGS = {
     # Not in the paper: the design rule (stacks of 3x3 convolutions, 2x2/2 pooling, channels
     # doubling per block) at the size of 28x28 images; kcnn's Fashion-MNIST speed-run network.
     "mini": VGGConfig(((32, 32), (64, 64))),
+    # Not in the paper: configuration D at a quarter of its widths (SegNet's CPU preset).
+    "D/4": VGGConfig(((16, 16), (32, 32), (64, 64, 64), (128, 128, 128), (128, 128, 128))),
 }
 _IMAGENET = {"D": ImagenetSource("VGG16"), "E": ImagenetSource("VGG19")}
 _NAMES = {
@@ -75,6 +77,7 @@ _NAMES = {
     "D": "vgg16",
     "E": "vgg19",
     "mini": "vgg_mini",
+    "D/4": "vgg16_quarter",
 }
 _DEFAULT_SHAPE = {"mini": (28, 28, 1)}
 

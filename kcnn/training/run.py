@@ -410,6 +410,9 @@ def _finish(run: _Run, history: dict, train_seconds: float) -> dict:
     with atomic_file(files.model, suffix=".keras") as tmp:
         run.model.save(tmp)
     write_model_images(run.writer, run.model, first_test_image(run), step=config.train.epochs)
+    # Written before the export and again after it: an export that fails verification
+    # (ExportVerificationError) must not lose the finished run's results.
+    atomic_write_json(files.results, results)
     if config.export.formats:
         report = export_version(
             run.model,
@@ -427,7 +430,7 @@ def _finish(run: _Run, history: dict, train_seconds: float) -> dict:
             os.path.abspath(config.export.dir), config.model.name, str(report["version"])
         )
         results["exports"] = report["artifacts"]
-    atomic_write_json(files.results, results)
+        atomic_write_json(files.results, results)
     return results
 
 

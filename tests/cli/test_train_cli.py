@@ -100,3 +100,39 @@ def test_console_script_exit_status(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("kcnn-train: error: --model: unknown model 'nope'")
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.tf_only
+def test_a_failed_export_keeps_the_finished_runs_results(tmp_path, capsys, monkeypatch, fashion_mnist_dir):
+    """The export runs after training: when an artifact fails its check, results.json and
+    model.keras stay, the summary is printed, and one error line says how to export again."""
+    import dataclasses
+    import json
+
+    from kcnn.export import formats
+    from tests.cli.runner import invoke_runner
+
+    strict = dataclasses.replace(formats.FORMATS["float32"], max_abs_diff=-1.0)  # no artifact can pass
+    monkeypatch.setitem(formats.FORMATS, "float32", strict)
+    run, exports = tmp_path / "run", tmp_path / "exports"
+    code, out, err = invoke_runner(
+        cli,
+        "kcnn-train",
+        capsys,
+        "--model=lenet5_modern",
+        "--dataset=fashion_mnist",
+        "--train_split=train[:256]",
+        "--test_split=test[:64]",
+        "--validation=none",
+        "--epochs=1",
+        "--export=float32",
+        f"--export_dir={exports}",
+        f"--model_dir={run}",
+    )
+    assert code == 1
+    assert err[-1].startswith("kcnn-train: error: --export: float32 export of lenet5_modern differs from the Keras")
+    assert f"kcnn-export --model_dir={run} exports it again" in err[-1]
+    results = json.loads((run / "results.json").read_text())
+    assert results["test_examples"] == 64 and "exports" not in results and (run / "model.keras").is_file()
+    assert "test accuracy" in out
+    assert not exports.exists() or not any(exports.rglob("*.tflite"))

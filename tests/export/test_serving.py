@@ -121,6 +121,36 @@ def test_segmentation_models_export_per_pixel(tmp_path):
     assert probabilities.shape == (2, 28, 28, 3) and np.allclose(probabilities.sum(-1), 1, atol=0.05)
 
 
+def test_models_unpooling_by_indices_are_checked_by_pixel_agreement(tmp_path):
+    import kcnn
+    from kcnn.export import verify
+
+    model = kcnn.create_model("segnet", config="mini", input_shape=(28, 28, 1), classes=3)
+    assert verify.routes_by_indices(model) and not verify.routes_by_indices(segmenter())
+    report = kexport.export_model(
+        model, tmp_path / "segnet", ["float32"], class_names=["x", "y", "z"], sample_images=IMAGES_28, latency_runs=2
+    )
+    assert report["hard_check"] == "top1_agreement" and report["artifacts"]["float32"]["top1_agreement"] >= 0.999
+    assert "checked by top-1 agreement" in (tmp_path / "segnet" / "report.md").read_text()
+
+
+def test_the_hard_check_of_each_kind_of_model():
+    from kcnn.export import verify
+
+    fmt = kexport.FORMATS["float32"]
+    near_ties = {"max_abs_diff": 0.0227, "top1_agreement": 0.9999993}  # the trained SegNet preset's float32 file
+    assert verify.hard_check_failure(fmt, near_ties, routed=True) is None
+    assert (
+        verify.hard_check_failure(fmt, near_ties, routed=False)
+        == "differs from the Keras model by 0.0227 (allowed 0.0001)"
+    )
+    broken = {"max_abs_diff": 0.6, "top1_agreement": 0.99}
+    assert verify.hard_check_failure(fmt, broken, routed=True).startswith(
+        "agrees with the Keras model's class on 99.0000% of pixels (needed 99.9%"
+    )
+    assert verify.hard_check_failure(kexport.FORMATS["int8"], broken, routed=False) is None  # targets only
+
+
 def test_labels_are_found_beside_each_artifact(tmp_path):
     model = classifier((28, 28, 1))
     kexport.export_model(

@@ -153,3 +153,29 @@ def test_bad_arguments_name_themselves():
         MaxUnpooling2D(0)
     with pytest.raises(ValueError, match=r"called on \[values, indices\]"):
         MaxUnpooling2D(2)(X)
+
+
+@pytest.mark.tf_only
+def test_full_integer_int8_tflite_keeps_the_unpooled_zeros():
+    """Converted to full-integer int8 TFLite, pool -> unpool still puts each maximum back and
+    zeros elsewhere (an earlier one_hot(indices) * values became non-zero everywhere there:
+    the converter gave one_hot the values' quantization, under which its 0 was not 0)."""
+    import tensorflow as tf
+
+    inputs = keras.Input((8, 8, 2))
+    pooled, indices = MaxPoolingWithArgmax2D(2)(inputs)
+    model = keras.Model(inputs, MaxUnpooling2D(2)([pooled, indices, inputs]))
+    # Distinct values 1..128, 0.5 apart after quantization to 255 steps: no ties appear in int8.
+    x = np.random.default_rng(0).permutation(np.arange(1, 129, dtype="float32")).reshape(1, 8, 8, 2)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.representative_dataset = lambda: iter([[x]])
+    interpreter = tf.lite.Interpreter(model_content=converter.convert())
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    want = _np(model(x))
+    np.testing.assert_array_equal(got != 0, want != 0)
+    np.testing.assert_allclose(got, want, atol=0.51)

@@ -43,3 +43,12 @@ def test_odd_size_forward():
     y = model.predict(np.random.default_rng(0).normal(size=(2, 17, 23, 3)).astype("float32"), verbose=0)
     assert y.shape == (2, 17, 23, 4)
     np.testing.assert_allclose(y.sum(-1), 1.0, rtol=1e-5)
+
+
+def test_quarter_width_configuration_count():
+    """The CPU preset's SegNet (VGG configuration "D/4": 16-128 filters), worked out by hand
+    at 11 classes: encoder convolutions 920,784, decoder 921,819 (logits 16 -> 11: 1,595),
+    BatchNorm on 1,056 + 928 channels x 4 = 7,936 -> 1,850,539."""
+    model = kcnn.create_model("segnet", config="D/4", input_shape=(64, 64, 3))
+    assert model.count_params() == 1_850_539
+    assert model.get_layer("block5_conv3").filters == 128 and model.get_layer("block1_conv2_D").filters == 16
