@@ -185,3 +185,14 @@ def check_output(prog: str, flag: str, path: str, directory: bool = False) -> No
         check_writable_dir(path if directory else os.path.dirname(os.path.abspath(path)))
     except ValueError as err:
         fail(prog, f"{flag}: {err}")
+
+
+def warn_missed_targets(prog: str, artifacts: dict) -> None:
+    """One warning line on stderr per export target (kcnn.export.formats) an artifact missed."""
+    for fmt, entry in artifacts.items():
+        for target, t in entry.get("targets", {}).items():
+            if t["met"] is False:
+                print(
+                    f"{prog}: warning: {fmt}: {target} {t['value']:.4g} misses its target {t['target']:g}",
+                    file=sys.stderr,
+                )

@@ -85,13 +85,7 @@ def main(argv):
         sys.exit(1)
     with open(os.path.join(plan.directory, "report.md"), encoding="utf-8") as f:
         print("\n" + f.read())
-    for fmt, entry in report["artifacts"].items():
-        for target, t in entry["targets"].items():
-            if t["met"] is False:
-                print(
-                    f"{PROG}: warning: {fmt}: {target} {t['value']:.4g} misses its target {t['target']:g}",
-                    file=sys.stderr,
-                )
+    _common.warn_missed_targets(PROG, report["artifacts"])
     print(f"exported to {plan.directory}")
 
 

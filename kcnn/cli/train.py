@@ -244,7 +244,17 @@ def print_summary(results: dict) -> None:
     for name, path in results["artifacts"].items():
         print(f"  {name:18s} {path}")
     for fmt, a in results.get("exports", {}).items():
-        print(f"  export {fmt:11s} {a['path']}  ({a['bytes']:,} bytes, max |diff| vs Keras {a['max_abs_diff']:.2g})")
+        scores = ", ".join(
+            f"test {label} {a[key]:.4f}"
+            for key, label in (("accuracy", "accuracy"), ("mean_iou", "mIoU"))
+            if a.get(key) is not None
+        )
+        print(
+            f"  export {fmt:11s} {a['path']}  ({a['bytes']:,} bytes, max |diff| vs Keras {a['max_abs_diff']:.2g}"
+            + (f", {scores}" if scores else "")
+            + ")"
+        )
+    _common.warn_missed_targets(PROG, results.get("exports", {}))
 
 
 def parse_flags(argv):

@@ -3,6 +3,7 @@ flag without importing TensorFlow, and the console script's exit status. The bad
 every flag are in tests/bad_input_cases.py."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -102,6 +103,20 @@ def test_console_script_exit_status(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def _tiny_run(run, exports) -> list[str]:
+    return [
+        "--model=lenet5_modern",
+        "--dataset=fashion_mnist",
+        "--train_split=train[:256]",
+        "--test_split=test[:64]",
+        "--validation=none",
+        "--epochs=1",
+        "--export=float32",
+        f"--export_dir={exports}",
+        f"--model_dir={run}",
+    ]
+
+
 @pytest.mark.tf_only
 def test_a_failed_export_keeps_the_finished_runs_results(tmp_path, capsys, monkeypatch, fashion_mnist_dir):
     """The export runs after training: when an artifact fails its check, results.json and
@@ -115,20 +130,7 @@ def test_a_failed_export_keeps_the_finished_runs_results(tmp_path, capsys, monke
     strict = dataclasses.replace(formats.FORMATS["float32"], max_abs_diff=-1.0)  # no artifact can pass
     monkeypatch.setitem(formats.FORMATS, "float32", strict)
     run, exports = tmp_path / "run", tmp_path / "exports"
-    code, out, err = invoke_runner(
-        cli,
-        "kcnn-train",
-        capsys,
-        "--model=lenet5_modern",
-        "--dataset=fashion_mnist",
-        "--train_split=train[:256]",
-        "--test_split=test[:64]",
-        "--validation=none",
-        "--epochs=1",
-        "--export=float32",
-        f"--export_dir={exports}",
-        f"--model_dir={run}",
-    )
+    code, out, err = invoke_runner(cli, "kcnn-train", capsys, *_tiny_run(run, exports))
     assert code == 1
     assert err[-1].startswith("kcnn-train: error: --export: float32 export of lenet5_modern differs from the Keras")
     assert f"kcnn-export --model_dir={run} exports it again" in err[-1]
@@ -136,3 +138,23 @@ def test_a_failed_export_keeps_the_finished_runs_results(tmp_path, capsys, monke
     assert results["test_examples"] == 64 and "exports" not in results and (run / "model.keras").is_file()
     assert "test accuracy" in out
     assert not exports.exists() or not any(exports.rglob("*.tflite"))
+
+
+@pytest.mark.tf_only
+def test_the_summary_gives_each_exports_test_score_and_warns_of_missed_targets(
+    tmp_path, capsys, monkeypatch, fashion_mnist_dir
+):
+    import dataclasses
+
+    from kcnn.export import formats
+    from tests.cli.runner import invoke_runner
+
+    unreachable = dataclasses.replace(formats.FORMATS["float32"], targets={"max_abs_diff": -1.0})
+    monkeypatch.setitem(formats.FORMATS, "float32", unreachable)
+    code, out, err = invoke_runner(cli, "kcnn-train", capsys, *_tiny_run(tmp_path / "run", tmp_path / "exports"))
+    assert code == 0
+    assert re.search(
+        r"export float32 .*model_float32.tflite  \([\d,]+ bytes, max \|diff\| vs Keras .*, test accuracy 0\.\d{4}\)",
+        out,
+    )
+    assert re.fullmatch(r"kcnn-train: warning: float32: max_abs_diff \S+ misses its target -1", err[-1])
