@@ -71,7 +71,8 @@ def segnet(
 ):
     """SegNet (see the module docstring); any input size (odd sizes unpool exactly).
     ``config``: the VGG configuration of the encoder, "D" (VGG-16, the paper) or another
-    key of :data:`kcnn.models.vgg.VGG_CONFIGS` (e.g. "mini": two stages, for quick runs).
+    key of :data:`kcnn.models.vgg.VGG_CONFIGS` (e.g. "D/4": D at a quarter of its widths, the
+    CPU preset's; "mini": two stages, for quick runs).
     ``backbone_weights``: None, "imagenet" (keras.applications' VGG16 convolutions; the
     BatchNorm starts fresh, as the paper's) or a VGG-16 ``.weights.h5`` file."""
     check_choice(config, tuple(VGG_CONFIGS), "config")

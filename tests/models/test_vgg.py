@@ -35,9 +35,11 @@ def test_configuration_c_adds_three_1x1_convolutions_and_a_lrn_one_lrn():
     assert isinstance(lrn.get_layer("block1_lrn"), LocalResponseNormalization)
     assert _conv_params("A-LRN") == _conv_params("A")
     with pytest.raises(
-        ValueError, match="^`config` must be one of 'A', 'A-LRN', 'B', 'C', 'D', 'E', 'mini'; Received: config='F'$"
+        ValueError,
+        match="^`config` must be one of 'A', 'A-LRN', 'B', 'C', 'D', 'E', 'mini', 'D/4'; Received: config='F'$",
     ):
         vgg("F")
+    assert vgg("D/4", include_top=False, input_shape=(32, 32, 3)).name == "vgg16_quarter"
 
 
 @pytest.mark.parametrize("ours,theirs", [("vgg16", "VGG16"), ("vgg19", "VGG19")])
