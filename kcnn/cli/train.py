@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import sys
+from typing import NoReturn
 
 from absl import flags
 
@@ -216,11 +217,11 @@ def main(argv):
     print_summary(results)
 
 
-def _config_failed(err: ConfigError) -> None:
+def _config_failed(err: ConfigError) -> NoReturn:
     _common.fail(PROG, f"{', '.join(flag_for(f) for f in (err.field, *err.others))}: {err.message}")
 
 
-def _export_failed(config, err) -> None:
+def _export_failed(config, err) -> NoReturn:
     with open(os.path.join(config.model_dir, "results.json"), encoding="utf-8") as f:
         print_summary(json.load(f))
     print(

@@ -240,8 +240,8 @@ def to_markdown(report: dict) -> str:
     if report.get("hard_check") == "top1_agreement":
         lines += [
             "",
-            f"The model unpools by max-pooling indices: the float formats are checked by top-1 agreement "
-            f">= {ROUTED_TOP1_AGREEMENT} (near-tied pooling windows may route a value to a neighbouring pixel), "
-            "not by the max abs diff.",
+            f"The model unpools by max-pooling indices: the formats that should reproduce it (SavedModel, "
+            f"float32 TFLite, ONNX) are checked by top-1 agreement >= {ROUTED_TOP1_AGREEMENT} (near-tied pooling "
+            "windows may route a value to a neighbouring pixel), not by the max abs diff.",
         ]
     return "\n".join(lines) + "\n"
